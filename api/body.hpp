@@ -1,0 +1,34 @@
+// Turns a request body into a JSON object, whichever encoding the client used.
+//
+// JSON bodies must be objects. Form bodies (application/x-www-form-urlencoded) are mapped with the
+// help of the fields' kinds: a List field from repeated keys (events=A&events=B), indexed keys
+// (events[0]=A) or "events[]"; an Object field from a JSON string (metadata={"a":1}) or from
+// keyed entries (metadata[a]=1); a Scalar from its last value. Keys not named are ignored.
+#pragma once
+
+#include <boost/json.hpp>
+#include <span>
+#include <string_view>
+#include <variant>
+
+#include "api/http_types.hpp"
+
+namespace hookd::api {
+
+struct FieldKind {
+  enum Kind { Scalar, List, Object };
+  std::string_view name;
+  Kind kind;
+};
+
+// The body as an object, or the error response (400 parse error, 415 content type).
+// An empty body without a content type is an empty object.
+std::variant<boost::json::object, Response> parse_body(const Request& request, std::span<const FieldKind> fields);
+
+// Decodes an application/x-www-form-urlencoded string into (name, value) pairs, in order.
+std::vector<std::pair<std::string, std::string>> parse_form(std::string_view body);
+
+// The JSON type name the documented API uses in messages: "str", "list", "int", "NoneType"...
+std::string_view python_type_name(const boost::json::value& v);
+
+}  // namespace hookd::api

@@ -1,0 +1,219 @@
+#include "api/http_server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <type_traits>
+
+#include "api/errors.hpp"
+
+namespace hookd::api {
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using UnixStream = beast::basic_stream<net::local::stream_protocol>;
+
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// Sends a final answer on a connection that is about to close.
+template <class Stream>
+net::awaitable<void> answer_and_close(Stream& stream, Response res, std::chrono::milliseconds timeout) {
+  res.keep_alive(false);
+  res.prepare_payload();
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  co_await http::async_write(stream, res, nothrow);
+}
+
+}  // namespace
+
+// Registers a session for stop() and removes it when the session's coroutine ends.
+class HttpServer::SessionGuard {
+ public:
+  SessionGuard(HttpServer& server, std::function<void()> close) : server_(server), id_(server.next_session_++) {
+    server_.sessions_[id_] = SessionEntry{false, std::move(close)};
+  }
+  ~SessionGuard() { server_.sessions_.erase(id_); }
+  void busy(bool b) { server_.sessions_[id_].busy = b; }
+
+ private:
+  HttpServer& server_;
+  std::uint64_t id_;
+};
+
+HttpServer::HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits)
+    : io_(io), handler_(handler), limits_(limits) {}
+
+HttpServer::~HttpServer() {
+  for (const auto& path : unix_paths_) std::remove(path.c_str());
+}
+
+tcp::endpoint HttpServer::listen_tcp(const tcp::endpoint& endpoint, ssl::context* tls) {
+  auto& acceptor = tcp_acceptors_.emplace_back(io_);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  if (tls)
+    net::co_spawn(io_, accept_loop<tcp::acceptor, TlsStream>(acceptor, tls), net::detached);
+  else
+    net::co_spawn(io_, accept_loop<tcp::acceptor, beast::tcp_stream>(acceptor, nullptr), net::detached);
+  return acceptor.local_endpoint();
+}
+
+void HttpServer::listen_unix(const std::string& path) {
+  std::remove(path.c_str());
+  auto& acceptor = unix_acceptors_.emplace_back(io_);
+  net::local::stream_protocol::endpoint endpoint(path);
+  acceptor.open(endpoint.protocol());
+  // Created with no permissions for group and others, then listened on: no window for others.
+  mode_t old = ::umask(0177);
+  boost::system::error_code ec;
+  acceptor.bind(endpoint, ec);
+  ::umask(old);
+  if (ec) throw boost::system::system_error(ec, "bind " + path);
+  unix_paths_.push_back(path);
+  acceptor.listen();
+  net::co_spawn(io_, accept_loop<net::local::stream_protocol::acceptor, UnixStream>(acceptor, nullptr), net::detached);
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  for (auto& a : tcp_acceptors_) a.close();
+  for (auto& a : unix_acceptors_) a.close();
+  // Closing may end a session, which erases its entry: collect first.
+  std::vector<std::function<void()>> idle;
+  for (auto& [id, entry] : sessions_)
+    if (!entry.busy) idle.push_back(entry.close);
+  for (auto& close : idle) close();
+}
+
+void HttpServer::close_all() {
+  std::vector<std::function<void()>> all;
+  for (auto& [id, entry] : sessions_) all.push_back(entry.close);
+  for (auto& close : all) close();
+}
+
+template <class Acceptor, class Stream>
+net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* tls) {
+  RequestInfo info;
+  info.tls = tls != nullptr;
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    if (ec == net::error::operation_aborted || stopping_) co_return;
+    if (ec) {
+      // Out of file descriptors and the like: pause briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      net::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    if (sessions_.size() >= limits_.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+    }
+    if constexpr (is_tls<Stream>)
+      net::co_spawn(io_, session(Stream(std::move(socket), *tls), info), net::detached);
+    else
+      net::co_spawn(io_, session(Stream(std::move(socket)), info), net::detached);
+  }
+}
+
+template <class Stream>
+net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  SessionGuard guard(*this, [&lowest] { lowest.close(); });
+  beast::flat_buffer buffer;
+
+  if constexpr (is_tls<Stream>) {
+    lowest.expires_after(limits_.read_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, nothrow);
+    if (ec) co_return;
+  }
+
+  while (!stopping_) {
+    // Wait for the first byte of the next request as long as an idle connection may stay open;
+    // from then on the whole request must arrive within read_timeout.
+    if (buffer.size() == 0) {
+      lowest.expires_after(limits_.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow);
+      if (ec) co_return;
+      buffer.commit(n);
+    }
+    lowest.expires_after(limits_.read_timeout);
+
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    parser.body_limit(limits_.max_body_bytes);
+
+    auto [ec_header, n_header] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+    if (ec_header == http::error::header_limit) {
+      co_await answer_and_close(stream, error_response(ApiError::HeadersTooLarge), limits_.write_timeout);
+      co_return;
+    }
+    if (ec_header == http::error::body_limit) {  // a Content-Length over the limit fails here already
+      co_await answer_and_close(stream, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
+      co_return;
+    }
+    if (ec_header) spdlog::debug("read header: {}", ec_header.message());
+    if (is_parse_error(ec_header)) {
+      co_await answer_and_close(stream, error_response(ApiError::MalformedRequest), limits_.write_timeout);
+      co_return;
+    }
+    if (ec_header) co_return;
+
+    auto& header = parser.get();
+    if (beast::iequals(header[http::field::expect], "100-continue") && !parser.is_done()) {
+      http::response<http::empty_body> go_on{http::status::continue_, 11};
+      auto [ec, n] = co_await http::async_write(stream, go_on, nothrow);
+      if (ec) co_return;
+    }
+
+    auto [ec_body, n_body] = co_await http::async_read(stream, buffer, parser, nothrow);
+    if (ec_body == http::error::body_limit) {
+      co_await answer_and_close(stream, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
+      co_return;
+    }
+    if (is_parse_error(ec_body)) {
+      co_await answer_and_close(stream, error_response(ApiError::MalformedRequest), limits_.write_timeout);
+      co_return;
+    }
+    if (ec_body) co_return;
+
+    Request request = parser.release();
+    bool keep_alive = request.keep_alive();
+    guard.busy(true);
+    lowest.expires_never();  // the handler has its own limits; the client is not reading yet
+    Response res = co_await handler_.handle(std::move(request), info);
+    guard.busy(false);
+
+    res.keep_alive(keep_alive && !stopping_);
+    res.prepare_payload();
+    lowest.expires_after(limits_.write_timeout);
+    auto [ec_write, n_write] = co_await http::async_write(stream, res, nothrow);
+    if (ec_write || !res.keep_alive()) break;
+  }
+
+  lowest.expires_after(limits_.write_timeout);
+  if constexpr (is_tls<Stream>) {
+    co_await stream.async_shutdown(nothrow);
+  } else {
+    boost::system::error_code ignored;
+    lowest.socket().shutdown(net::socket_base::shutdown_send, ignored);
+  }
+}
+
+}  // namespace hookd::api

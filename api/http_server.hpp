@@ -1,0 +1,78 @@
+// HTTP/1.1 server on Boost.Beast for hookd's listeners: TCP with or without TLS, and Unix sockets.
+//
+// Every connection is one coroutine that reads a request, hands it to the RequestHandler and
+// writes the answer, with keep-alive. Untrusted input is bounded: header and body size limits
+// (431 and 413), a deadline to receive a whole request once its first byte arrived (slow clients
+// are dropped), an idle deadline between requests, a write deadline, and a cap on connections.
+//
+// Threading: the io_context given to the server must be run by exactly one thread; every member
+// function except the constructor must be called on that thread (post to it from elsewhere).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "api/http_types.hpp"
+
+namespace hookd::api {
+
+struct ServerLimits {
+  std::size_t max_body_bytes = 1 << 20;                   // larger bodies answer 413. Default 1 MiB.
+  std::size_t max_header_bytes = 16 << 10;                // larger headers answer 431. Default 16 KiB.
+  std::size_t max_connections = 4096;                     // further connections are closed at once.
+  std::chrono::milliseconds read_timeout{30'000};         // to receive a whole request once begun.
+  std::chrono::milliseconds idle_timeout{60'000};         // between requests on a kept-alive connection.
+  std::chrono::milliseconds write_timeout{30'000};        // to send a response.
+};
+
+class HttpServer {
+ public:
+  HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits);
+  ~HttpServer();
+
+  // Binds `endpoint` and accepts on it; with `tls`, every connection speaks TLS with that context,
+  // which must outlive the server. Returns the bound endpoint (port 0 picks a free port).
+  // Throws boost::system::system_error if the address cannot be bound.
+  tcp::endpoint listen_tcp(const tcp::endpoint& endpoint, ssl::context* tls = nullptr);
+
+  // Binds a Unix socket at `path` (replacing a stale one) with mode 0600: only its owner may connect.
+  void listen_unix(const std::string& path);
+
+  // Stops accepting and closes idle connections; a connection busy with a request closes after
+  // writing its response. The io_context's run() returns once the last connection is gone.
+  void stop();
+
+  // Closes every connection, busy or not: for when a shutdown deadline has passed.
+  void close_all();
+
+  std::size_t connections() const { return sessions_.size(); }
+
+ private:
+  struct SessionEntry {
+    bool busy = false;              // a request is being handled: let it finish
+    std::function<void()> close;   // cancels the connection's pending I/O
+  };
+  class SessionGuard;
+
+  template <class Acceptor, class Stream>
+  net::awaitable<void> accept_loop(Acceptor& acceptor, ssl::context* tls);
+  template <class Stream>
+  net::awaitable<void> session(Stream stream, RequestInfo info);
+
+  net::io_context& io_;
+  RequestHandler& handler_;
+  ServerLimits limits_;
+  bool stopping_ = false;
+  std::list<tcp::acceptor> tcp_acceptors_;
+  std::list<net::local::stream_protocol::acceptor> unix_acceptors_;
+  std::list<std::string> unix_paths_;
+  std::uint64_t next_session_ = 0;
+  std::unordered_map<std::uint64_t, SessionEntry> sessions_;
+};
+
+}  // namespace hookd::api

@@ -1,0 +1,65 @@
+// The one place that builds hookd from its settings and wires the parts together.
+//
+// Members are declared in dependency order, so that destruction runs in reverse: listeners go
+// before the services they call, services before the store.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+
+#include "api/admin.hpp"
+#include "api/admin_routes.hpp"
+#include "api/http_server.hpp"
+#include "api/service.hpp"
+#include "daemon/settings.hpp"
+#include "storage/store.hpp"
+
+namespace hookd {
+
+std::int64_t system_now_ms();
+
+class App {
+ public:
+  explicit App(Settings settings, std::function<std::int64_t()> now_ms = system_now_ms);
+  ~App();
+
+  // Opens the store (StoreError if another process has it), creates the first integration and key
+  // on an empty store and prints them to `out`, and binds every listener (throws if one cannot).
+  void start(std::ostream& out);
+
+  // Serves until stop() or SIGTERM/SIGINT, then lets requests in flight finish (at most
+  // shutdown_timeout_ms) and returns.
+  void run();
+
+  // Thread-safe.
+  void stop();
+
+  std::uint16_t api_port() const { return api_endpoint_.port(); }
+  std::string admin_socket_path() const;
+
+ private:
+  void begin_shutdown();
+
+  Settings settings_;
+  std::function<std::int64_t()> now_ms_;
+  net::io_context io_{1};
+  net::thread_pool blocking_{4};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<api::Admin> admin_;
+  std::unique_ptr<api::ApiService> api_;
+  std::unique_ptr<api::AdminService> admin_service_;
+  std::optional<ssl::context> tls_;
+  std::unique_ptr<api::HttpServer> api_server_;
+  std::unique_ptr<api::HttpServer> admin_server_;
+  net::signal_set signals_{io_, SIGINT, SIGTERM};
+  std::optional<net::steady_timer> shutdown_deadline_;
+  tcp::endpoint api_endpoint_;
+};
+
+// Parses "HOST:PORT" ("localhost" is 127.0.0.1; IPv6 in brackets). Throws SettingsError.
+tcp::endpoint parse_endpoint(const std::string& listen, const std::string& setting);
+
+}  // namespace hookd

@@ -1,0 +1,83 @@
+#include "signing/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <stdexcept>
+
+namespace hookd::signing {
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return out;
+}
+
+std::string random_alnum(std::size_t n) {
+  static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  out.reserve(n);
+  // Rejection sampling keeps the distribution uniform: 252 is the largest multiple of 36 <= 256.
+  while (out.size() < n) {
+    for (unsigned char c : random_bytes(n)) {
+      if (c < 252 && out.size() < n) out.push_back(alphabet[c % alphabet.size()]);
+    }
+  }
+  return out;
+}
+
+std::string uuid4() {
+  std::string b = random_bytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string h = hex(b);
+  return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
+         h.substr(20);
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0x0f]);
+  }
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string sha256(std::string_view data) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(),
+            reinterpret_cast<unsigned char*>(out.data()), &len))
+    throw std::runtime_error("HMAC failed");
+  out.resize(len);
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace hookd::signing

@@ -1,0 +1,363 @@
+#include "storage/store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+
+#include "storage/codec.hpp"
+
+// Key layout. Column families separate kinds of record, so that each can be scanned and tuned
+// alone. Integration ids never contain '\0' (the API validates them), so '\0' ends them in keys.
+//
+//   integrations  <integration id>                        -> Integration
+//   api_keys      'h' <sha-256 of key>                    -> ApiKey
+//                 'i' <key id>                            -> <sha-256 of key>
+//   webhooks      'r' <integration> '\0' <be64 seq>       -> Webhook      (key order = creation order)
+//                 'i' <integration> '\0' <webhook id>     -> <be64 seq>
+//   idempotency   <integration> '\0' <idempotency key>    -> IdempotencyRecord
+//   default       "webhook_seq"                           -> <be64> highest seq ever allocated (max-merge)
+
+namespace hookd::storage {
+namespace {
+
+constexpr std::uint8_t kFormat = 1;
+constexpr std::string_view kWebhookSeqKey = "webhook_seq";
+
+// Keeps the largest big-endian u64 of all operands, so concurrent batches cannot lower it.
+class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    std::uint64_t v = read_be64(std::string_view(value.data(), value.size()));
+    if (existing) v = std::max(v, read_be64(std::string_view(existing->data(), existing->size())));
+    *new_value = be64(v);
+    return true;
+  }
+  const char* Name() const override { return "hookd.MaxU64"; }
+};
+
+std::string scoped(std::string_view prefix, std::string_view integration, std::string_view rest) {
+  std::string k;
+  k.reserve(prefix.size() + integration.size() + 1 + rest.size());
+  k.append(prefix).append(integration).push_back('\0');
+  k.append(rest);
+  return k;
+}
+
+std::string webhook_record_key(std::string_view integration, std::uint64_t seq) {
+  return scoped("r", integration, be64(seq));
+}
+std::string webhook_index_key(std::string_view integration, std::string_view id) {
+  return scoped("i", integration, id);
+}
+
+std::string encode(const Integration& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.id);
+  e.str(v.name);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const ApiKey& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.id);
+  e.str(v.key_hash);
+  e.strings(v.integrations);
+  e.u8(v.scopes);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const Webhook& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.integration_id);
+  e.varint(v.seq);
+  e.str(v.id);
+  e.str(v.url);
+  e.strings(v.events);
+  e.str(v.secret_key);
+  e.str(v.metadata_json);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const IdempotencyRecord& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.fingerprint);
+  e.varint(static_cast<std::uint64_t>(v.status));
+  e.str(v.body);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+void expect_format(Decoder& d) {
+  if (d.u8() != kFormat) throw CorruptRecord("unknown record format");
+}
+
+template <typename T>
+T decode(std::string_view bytes);
+
+template <>
+Integration decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Integration v;
+  v.id = d.str();
+  v.name = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+ApiKey decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  ApiKey v;
+  v.id = d.str();
+  v.key_hash = d.str();
+  v.integrations = d.strings();
+  v.scopes = d.u8();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+Webhook decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Webhook v;
+  v.integration_id = d.str();
+  v.seq = d.varint();
+  v.id = d.str();
+  v.url = d.str();
+  v.events = d.strings();
+  v.secret_key = d.str();
+  v.metadata_json = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+IdempotencyRecord decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  IdempotencyRecord v;
+  v.fingerprint = d.str();
+  v.status = static_cast<int>(d.varint());
+  v.body = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+StoreError::Kind kind_of(const rocksdb::Status& s) {
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) return StoreError::Kind::NoSpace;
+  if (s.IsCorruption()) return StoreError::Kind::Corruption;
+  return StoreError::Kind::Io;
+}
+
+void check(const rocksdb::Status& s, const char* what) {
+  if (!s.ok()) throw StoreError(kind_of(s), std::string(what) + ": " + s.ToString());
+}
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+const std::vector<std::string> kFamilyNames = {"integrations", "api_keys", "webhooks", "idempotency",
+                                               "default"};
+
+// Calls fn(key, value) for every entry of `cf` whose key starts with `prefix`, until fn returns false.
+template <typename Fn>
+void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
+    if (!fn(view(it->key()), view(it->value()))) break;
+  }
+  check(it->status(), "scan");
+}
+
+}  // namespace
+
+Batch::Batch(const Store& store) : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+Batch::~Batch() = default;
+Batch::Batch(Batch&&) noexcept = default;
+
+bool Batch::empty() const { return batch_->Count() == 0; }
+
+void Batch::put_integration(const Integration& v) {
+  check(batch_->Put(store_->family(Store::kIntegrations), slice(v.id), encode(v)), "batch");
+}
+
+void Batch::put_api_key(const ApiKey& v) {
+  auto* cf = store_->family(Store::kApiKeys);
+  check(batch_->Put(cf, "h" + v.key_hash, encode(v)), "batch");
+  check(batch_->Put(cf, "i" + v.id, v.key_hash), "batch");
+}
+
+void Batch::delete_api_key(const ApiKey& v) {
+  auto* cf = store_->family(Store::kApiKeys);
+  check(batch_->Delete(cf, "h" + v.key_hash), "batch");
+  check(batch_->Delete(cf, "i" + v.id), "batch");
+}
+
+void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previous_id) {
+  auto* cf = store_->family(Store::kWebhooks);
+  if (previous_id && *previous_id != v.id)
+    check(batch_->Delete(cf, webhook_index_key(v.integration_id, *previous_id)), "batch");
+  check(batch_->Put(cf, webhook_record_key(v.integration_id, v.seq), encode(v)), "batch");
+  check(batch_->Put(cf, webhook_index_key(v.integration_id, v.id), be64(v.seq)), "batch");
+  check(batch_->Merge(store_->family(Store::kMeta), slice(kWebhookSeqKey), be64(v.seq)), "batch");
+}
+
+void Batch::delete_webhook(const Webhook& v) {
+  auto* cf = store_->family(Store::kWebhooks);
+  check(batch_->Delete(cf, webhook_record_key(v.integration_id, v.seq)), "batch");
+  check(batch_->Delete(cf, webhook_index_key(v.integration_id, v.id)), "batch");
+}
+
+void Batch::put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record) {
+  check(batch_->Put(store_->family(Store::kIdempotency), scoped("", integration_id, key), encode(record)), "batch");
+}
+
+Store::Store(const Options& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.keep_log_file_num = 5;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : kFamilyNames) {
+    rocksdb::ColumnFamilyOptions o = cf_options;
+    if (name == "default") o.merge_operator = std::make_shared<MaxU64Merge>();
+    descriptors.emplace_back(name, o);
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &families_, &raw);
+  if (!s.ok()) {
+    // RocksDB reports a held LOCK file as an I/O error naming the lock.
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+      throw StoreError(StoreError::Kind::Busy,
+                       "data directory " + options.path + " is in use by another process: " + s.ToString());
+    check(s, "open");
+  }
+  db_.reset(raw);
+
+  if (auto hwm = get(kMeta, kWebhookSeqKey)) webhook_seq_ = read_be64(*hwm);
+}
+
+Store::~Store() {
+  for (auto* h : families_) db_->DestroyColumnFamilyHandle(h);
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+WriteStatus Store::write(Batch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = db_->Write(options, batch.batch_.get());
+  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  return WriteStatus::ok();
+}
+
+std::uint64_t Store::next_webhook_seq() { return ++webhook_seq_; }
+
+std::optional<std::string> Store::get(Family f, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(f), slice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  check(s, "get");
+  return value;
+}
+
+std::optional<Integration> Store::find_integration(std::string_view id) const {
+  if (auto v = get(kIntegrations, id)) return decode<Integration>(*v);
+  return std::nullopt;
+}
+
+std::vector<Integration> Store::list_integrations() const {
+  std::vector<Integration> out;
+  scan(*db_, family(kIntegrations), "", [&](std::string_view, std::string_view v) {
+    out.push_back(decode<Integration>(v));
+    return true;
+  });
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created_at_ms < b.created_at_ms; });
+  return out;
+}
+
+std::optional<ApiKey> Store::find_api_key_by_hash(std::string_view key_hash) const {
+  if (auto v = get(kApiKeys, "h" + std::string(key_hash))) return decode<ApiKey>(*v);
+  return std::nullopt;
+}
+
+std::optional<ApiKey> Store::find_api_key(std::string_view id) const {
+  if (auto hash = get(kApiKeys, "i" + std::string(id))) return find_api_key_by_hash(*hash);
+  return std::nullopt;
+}
+
+std::vector<ApiKey> Store::list_api_keys() const {
+  std::vector<ApiKey> out;
+  scan(*db_, family(kApiKeys), "h", [&](std::string_view, std::string_view v) {
+    out.push_back(decode<ApiKey>(v));
+    return true;
+  });
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created_at_ms < b.created_at_ms; });
+  return out;
+}
+
+std::optional<Webhook> Store::find_webhook(std::string_view integration_id, std::string_view id) const {
+  auto seq = get(kWebhooks, webhook_index_key(integration_id, id));
+  if (!seq) return std::nullopt;
+  return find_webhook_by_seq(integration_id, read_be64(*seq));
+}
+
+std::optional<Webhook> Store::find_webhook_by_seq(std::string_view integration_id, std::uint64_t seq) const {
+  if (auto v = get(kWebhooks, webhook_record_key(integration_id, seq))) return decode<Webhook>(*v);
+  return std::nullopt;
+}
+
+Page<Webhook> Store::list_webhooks(std::string_view integration_id, std::uint64_t offset, std::uint64_t limit) const {
+  Page<Webhook> page;
+  scan(*db_, family(kWebhooks), scoped("r", integration_id, ""), [&](std::string_view, std::string_view v) {
+    if (page.total >= offset && page.items.size() < limit) page.items.push_back(decode<Webhook>(v));
+    ++page.total;
+    return true;
+  });
+  return page;
+}
+
+std::optional<IdempotencyRecord> Store::find_idempotency(std::string_view integration_id, std::string_view key,
+                                                         std::int64_t now_ms, std::int64_t ttl_ms) const {
+  auto v = get(kIdempotency, scoped("", integration_id, key));
+  if (!v) return std::nullopt;
+  auto record = decode<IdempotencyRecord>(*v);
+  if (now_ms - record.created_at_ms >= ttl_ms) return std::nullopt;
+  return record;
+}
+
+std::size_t Store::purge_idempotency(std::int64_t now_ms, std::int64_t ttl_ms) {
+  rocksdb::WriteBatch expired;
+  scan(*db_, family(kIdempotency), "", [&](std::string_view k, std::string_view v) {
+    if (now_ms - decode<IdempotencyRecord>(v).created_at_ms >= ttl_ms) check(expired.Delete(family(kIdempotency), slice(k)), "batch");
+    return true;
+  });
+  std::size_t n = expired.Count();
+  if (n > 0) check(db_->Write(rocksdb::WriteOptions(), &expired), "purge");
+  return n;
+}
+
+}  // namespace hookd::storage
