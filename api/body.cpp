@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
 
 #include "api/errors.hpp"
@@ -50,6 +51,20 @@ std::pair<std::string_view, std::optional<std::string_view>> split_key(std::stri
   return {key.substr(0, open), key.substr(open + 1, key.size() - open - 2)};
 }
 
+// JSON has no infinity: a number too large for a double would be stored as one and could not be
+// written out again. Depth is bounded by the parser's max_depth.
+bool all_finite(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: return std::isfinite(v.get_double());
+    case boost::json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(), [](const auto& e) { return all_finite(e); });
+    case boost::json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(),
+                         [](const auto& kv) { return all_finite(kv.value()); });
+    default: return true;
+  }
+}
+
 std::variant<boost::json::object, Response> from_form(std::string_view body, std::span<const FieldKind> fields) {
   boost::json::object out;
   std::map<std::string_view, std::vector<std::pair<long, std::string>>> lists;  // name -> (order, value)
@@ -81,7 +96,7 @@ std::variant<boost::json::object, Response> from_form(std::string_view body, std
           boost::system::error_code ec;
           boost::json::value parsed = boost::json::parse(value, ec);
           // A value that is not JSON stays a string; validation then reports the wrong type.
-          out[field->name] = ec ? boost::json::value(value) : std::move(parsed);
+          out[field->name] = ec || !all_finite(parsed) ? boost::json::value(value) : std::move(parsed);
         }
         break;
     }
@@ -152,6 +167,7 @@ std::variant<boost::json::object, Response> parse_body(const Request& request, s
     return error_response(ApiError::MalformedRequest,
                           "JSON parse error - " + ec.message() + " (char " + std::to_string(used) + ")");
   boost::json::value v = parser.release();
+  if (!all_finite(v)) return error_response(ApiError::MalformedRequest, "JSON parse error - number out of range");
   if (!v.is_object()) {
     FieldErrors errors;
     errors.add("non_field_errors",

@@ -73,9 +73,9 @@ struct Settings {
 };
 
 struct SettingsSources {
-  std::optional<std::string> config_file;                       // TOML
-  std::map<std::string, std::string> environment;               // HOOKD_* variables
-  std::vector<std::pair<std::string, std::string>> overrides;   // flags, in order, as key=value
+  std::optional<std::string> config_file = std::nullopt;                     // TOML
+  std::map<std::string, std::string> environment = {};                       // HOOKD_* variables
+  std::vector<std::pair<std::string, std::string>> overrides = {};           // flags, in order, as key=value
 };
 
 // The settings from `sources`, checked. Throws SettingsError naming the first bad setting.

@@ -1,0 +1,210 @@
+// Hostile and malformed input on the API listener: every case gets a clear answer or a closed
+// connection, nothing is stored, and the server keeps serving others.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/process.hpp"
+
+namespace hookd::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// A raw TCP connection for sending exactly the bytes a test wants.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port) : socket_(io_) {
+    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  }
+  boost::system::error_code send(std::string_view bytes) {
+    boost::system::error_code ec;
+    net::write(socket_, net::buffer(bytes), ec);
+    return ec;
+  }
+  // Everything until the server closes the connection (or `timeout`).
+  std::string read_all(std::chrono::milliseconds timeout = 10s) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    socket_.non_blocking(true);
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      boost::system::error_code ec;
+      std::size_t n = socket_.read_some(net::buffer(buf), ec);
+      if (ec == net::error::would_block) {
+        socket_.wait(tcp::socket::wait_read, ec);  // blocks until readable or closed
+        continue;
+      }
+      if (ec) break;
+      out.append(buf, n);
+    }
+    return out;
+  }
+  bool closed_by_peer() {
+    char c;
+    boost::system::error_code ec;
+    socket_.non_blocking(false);
+    socket_.read_some(net::buffer(&c, 1), ec);
+    return ec == net::error::eof || ec == net::error::connection_reset;
+  }
+
+ private:
+  net::io_context io_;
+  tcp::socket socket_;
+};
+
+std::string request_head(const TestDaemon& d, const std::string& extra) {
+  return "POST /v2/webhooks/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Token " + d.key() +
+         "\r\nIntegration-ID: " + d.integration() + "\r\n" + extra;
+}
+
+// True once a new connection is closed without an answer (the connection cap is reached).
+bool wait_for_refusal(std::uint16_t port) {
+  return wait_until([&] {
+    RawConnection probe(port);
+    probe.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    return probe.read_all(2s).empty();
+  });
+}
+
+bool wait_until_serving(std::uint16_t port) {
+  return wait_until([&] {
+    try {
+      return HttpClient(port).request(http::verb::get, "/healthz").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  });
+}
+
+class LimitsTest : public ::testing::Test {
+ protected:
+  TestDaemon daemon{[](Settings& s) {
+    s.api.max_body_bytes = 4096;
+    s.api.read_timeout_ms = 500;
+    s.api.idle_timeout_ms = 1000;
+    s.api.max_connections = 8;
+  }};
+  ApiClient api = daemon.client();
+  bool still_serving() { return api.get("/v2/webhooks/").status == 200; }
+};
+
+TEST_F(LimitsTest, MalformedJsonIs400WithParseError) {
+  std::vector<std::string> bodies = {"{bad", "", "{\"url\": }", std::string(4000, '['), "{\"url\": \"\xff\xfe\"}"};
+  for (const auto& body : bodies) {
+    auto res = api.call(http::verb::post, "/v2/webhooks/", body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(res.status, 400) << body.substr(0, 20);
+    std::string detail(res.json().at("detail").as_string());
+    EXPECT_EQ(detail.rfind("JSON parse error - ", 0), 0u) << detail;
+  }
+  EXPECT_EQ(api.get("/v2/webhooks/").json().at("count"), 0);
+}
+
+TEST_F(LimitsTest, DeeplyNestedJsonIsRefused) {
+  std::string nested = "{\"url\":\"https://a.example/\",\"events\":[\"Payout.created\"],\"metadata\":";
+  for (int i = 0; i < 200; ++i) nested += "{\"a\":";  // under the body limit, over the depth limit
+  nested += "1";
+  for (int i = 0; i < 200; ++i) nested += "}";
+  nested += "}";
+  auto res = api.call(http::verb::post, "/v2/webhooks/", nested, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(std::string(res.json().at("detail").as_string()).rfind("JSON parse error - ", 0), 0u);
+  EXPECT_TRUE(still_serving());
+}
+
+TEST_F(LimitsTest, HugeNumbersAndInvalidUtf8DoNotBreakAnything) {
+  auto res = api.call(http::verb::post, "/v2/webhooks/",
+                      "{\"url\":\"https://a.example/\",\"events\":[\"Payout.created\"],\"metadata\":{\"n\":1e999999}}",
+                      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_EQ(res.json(), (json::object{{"detail", "JSON parse error - number out of range"}}));
+  auto big = api.call(http::verb::post, "/v2/webhooks/",
+                      "{\"url\":\"https://a.example/\",\"events\":[\"Payout.created\"],\"metadata\":{\"n\":123456789012345678901234567890}}",
+                      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(big.status, 201) << big.body;  // stored as a double, as JSON allows
+  EXPECT_TRUE(still_serving());
+}
+
+TEST_F(LimitsTest, WrongContentTypeIs415) {
+  auto res = api.call(http::verb::post, "/v2/webhooks/", "url=x", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(res.status, 415);
+  EXPECT_EQ(res.json(), (json::object{{"detail", "Unsupported media type \"text/plain\" in request."}}));
+  auto none = api.call(http::verb::post, "/v2/webhooks/", "{}", {});
+  EXPECT_EQ(none.status, 415);
+}
+
+TEST_F(LimitsTest, OversizedBodyIs413ByContentLengthAndByChunks) {
+  std::string big(5000, 'x');
+  auto res = api.call(http::verb::post, "/v2/webhooks/", big, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(res.status, 413);
+  EXPECT_TRUE(res.json().as_object().contains("detail"));
+
+  RawConnection chunked(daemon.port());
+  chunked.send(request_head(daemon, "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  for (int i = 0; i < 5; ++i) chunked.send("3e8\r\n" + std::string(1000, ' ') + "\r\n");
+  std::string answer = chunked.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 80);
+  EXPECT_TRUE(still_serving());
+  EXPECT_EQ(api.get("/v2/webhooks/").json().at("count"), 0);
+}
+
+TEST_F(LimitsTest, HeaderFloodIs431) {
+  std::string flood;
+  for (int i = 0; i < 400; ++i) flood += "X-Flood-" + std::to_string(i) + ": " + std::string(60, 'f') + "\r\n";
+  RawConnection conn(daemon.port());
+  conn.send("GET /v2/webhooks/ HTTP/1.1\r\nHost: localhost\r\n" + flood + "\r\n");
+  std::string answer = conn.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 431", 0), 0u) << answer.substr(0, 80);
+  EXPECT_TRUE(still_serving());
+}
+
+TEST_F(LimitsTest, GarbageIs400AndClosed) {
+  RawConnection conn(daemon.port());
+  conn.send("\x16\x03\x01 this is not HTTP\r\n\r\n");
+  std::string answer = conn.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer.substr(0, 80);
+  EXPECT_TRUE(still_serving());
+}
+
+TEST_F(LimitsTest, SlowClientIsDroppedAfterReadTimeoutWhileOthersAreServed) {
+  RawConnection slow(daemon.port());
+  std::string request = request_head(daemon, "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+  auto started = std::chrono::steady_clock::now();
+  bool dropped = false;
+  // One byte every 50 ms: the request would take far longer than the 500 ms read timeout.
+  for (char c : request) {
+    if (slow.send(std::string_view(&c, 1))) {
+      dropped = true;
+      break;
+    }
+    EXPECT_TRUE(still_serving());  // others are served meanwhile
+    std::this_thread::sleep_for(50ms);
+    if (std::chrono::steady_clock::now() - started > 3s) break;
+  }
+  EXPECT_TRUE(dropped || slow.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_EQ(api.get("/v2/webhooks/").json().at("count"), 0);
+}
+
+TEST_F(LimitsTest, IdleConnectionIsClosedAfterIdleTimeout) {
+  RawConnection idle(daemon.port());
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.closed_by_peer());
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 5s);
+}
+
+TEST_F(LimitsTest, ConnectionsBeyondTheCapAreClosed) {
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<RawConnection>(daemon.port()));
+  // The server counts a connection once it accepted it; the next one is closed at once.
+  EXPECT_TRUE(wait_for_refusal(daemon.port()));
+  held.clear();
+  EXPECT_TRUE(wait_until_serving(daemon.port()));
+}
+
+}  // namespace
+}  // namespace hookd::test

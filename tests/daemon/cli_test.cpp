@@ -1,0 +1,119 @@
+// The real `hookd` binary: first start, signals, a second daemon on the same directory, and the
+// admin commands with the daemon stopped (straight on the store).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+
+namespace hookd::test {
+namespace {
+
+namespace json = boost::json;
+
+TEST(Cli, VersionAndUsage) {
+  auto v = run_hookd({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out, "hookd " HOOKD_VERSION "\n");
+  auto bad = run_hookd({"frobnicate"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("usage:"), std::string::npos);
+  auto bad_setting = run_hookd({"serve", "--set", "api.listen=nowhere"});
+  EXPECT_EQ(bad_setting.exit_code, 2);
+  EXPECT_NE(bad_setting.err.find("api.listen"), std::string::npos) << bad_setting.err;
+}
+
+TEST(Cli, ServeBootstrapsOnceAndStopsCleanlyOnSigterm) {
+  TempDir dir;
+  std::string data = dir.str() + "/data";
+  std::string key, integration;
+  {
+    DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
+    int port = daemon.wait_ready();
+    ASSERT_GT(port, 0) << daemon.err();
+    std::string banner = daemon.out();
+    auto after = [&](const std::string& label) {
+      auto at = banner.find(label) + label.size();
+      return banner.substr(at, banner.find('\n', at) - at);
+    };
+    integration = after("  Integration-ID: ");
+    key = after("  Authorization: Token ");
+    EXPECT_EQ(key.size(), 40u);
+    EXPECT_NE(banner.find("curl -H 'Authorization: Token " + key + "'"), std::string::npos) << banner;
+
+    HttpClient http(static_cast<std::uint16_t>(port));
+    auto res = http.request(http::verb::get, "/v2/webhooks/", "",
+                            {{"Authorization", "Token " + key}, {"Integration-ID", integration}});
+    EXPECT_EQ(res.status, 200) << res.body;
+
+    // A second daemon on the same data directory fails at once, saying why.
+    DaemonProcess second({"--data-dir", data, "--listen", "127.0.0.1:0"});
+    EXPECT_EQ(second.wait(), 1);
+    EXPECT_NE(second.err().find("in use"), std::string::npos) << second.err();
+
+    daemon.signal(SIGTERM);
+    EXPECT_EQ(daemon.wait(), 0) << daemon.err();
+  }
+  DaemonProcess again({"--data-dir", data, "--listen", "127.0.0.1:0"});
+  ASSERT_GT(again.wait_ready(), 0);
+  EXPECT_EQ(again.out().find("Integration-ID"), std::string::npos);  // no second bootstrap
+  again.signal(SIGINT);
+  EXPECT_EQ(again.wait(), 0);
+}
+
+TEST(Cli, AdminCommandsWorkOnAStoppedDaemonsStore) {
+  TempDir dir;
+  std::string data = dir.str() + "/data";
+  auto created = run_hookd({"integration", "create", "--data-dir", data, "--name", "Acme", "--id", "acme"});
+  EXPECT_EQ(created.exit_code, 1);  // no data directory yet: nothing made by accident
+  {
+    DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
+    ASSERT_GT(daemon.wait_ready(), 0);
+    daemon.signal(SIGTERM);
+    ASSERT_EQ(daemon.wait(), 0);
+  }
+  created = run_hookd({"integration", "create", "--data-dir", data, "--name", "Acme", "--id", "acme"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(json::parse(created.out), (json::object{{"id", "acme"}, {"name", "Acme"}}));
+  auto key = run_hookd({"key", "create", "--data-dir", data, "--integration", "acme", "--scope", "manage"});
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  auto key_json = json::parse(key.out);
+  EXPECT_EQ(key_json.at("scopes"), (json::array{"manage"}));
+  auto listed = run_hookd({"integration", "list"}, {{"HOOKD_DATA_DIR", data}});  // data_dir from the environment
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(json::parse(listed.out).as_array().size(), 2u);
+
+  // The key made offline works once the daemon runs.
+  DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
+  int port = daemon.wait_ready();
+  ASSERT_GT(port, 0);
+  HttpClient http(static_cast<std::uint16_t>(port));
+  auto res = http.request(http::verb::get, "/v2/webhooks/", "",
+                          {{"Authorization", "Token " + std::string(key_json.at("key").as_string())},
+                           {"Integration-ID", "acme"}});
+  EXPECT_EQ(res.status, 200);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(), 0);
+}
+
+TEST(Cli, ServeReadsAConfigFileAndLogsJson) {
+  TempDir dir;
+  std::string config = dir.str() + "/hookd.toml";
+  std::ofstream(config) << "data_dir = \"" << dir.str() << "/data\"\n[api]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n";
+  DaemonProcess daemon({"--config", config});
+  ASSERT_GT(daemon.wait_ready(), 0) << daemon.err();
+  std::string first_line = daemon.err().substr(0, daemon.err().find('\n'));
+  boost::system::error_code ec;
+  auto line = json::parse(first_line, ec);
+  ASSERT_FALSE(ec) << first_line;
+  EXPECT_EQ(line.at("level"), "info");
+  EXPECT_TRUE(line.as_object().contains("ts"));
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(), 0);
+}
+
+}  // namespace
+}  // namespace hookd::test

@@ -1,0 +1,46 @@
+#include "tests/support/daemon.hpp"
+
+#include <sstream>
+
+namespace hookd::test {
+namespace {
+
+// The value after `label` on its line of the first-start banner.
+std::string banner_value(const std::string& banner, const std::string& label) {
+  auto at = banner.find(label);
+  if (at == std::string::npos) return {};
+  at += label.size();
+  return banner.substr(at, banner.find('\n', at) - at);
+}
+
+}  // namespace
+
+TestDaemon::TestDaemon(std::function<void(Settings&)> customize) : customize_(std::move(customize)) { start(); }
+
+TestDaemon::~TestDaemon() { stop(); }
+
+void TestDaemon::start() {
+  Settings settings;
+  settings.data_dir = data_dir();
+  settings.api.listen = "127.0.0.1:0";
+  settings.log.level = "warn";
+  if (customize_) customize_(settings);
+  app_ = std::make_unique<App>(settings, clock_.function());
+  std::ostringstream banner;
+  app_->start(banner);
+  port_ = app_->api_port();
+  if (integration_.empty()) {
+    integration_ = banner_value(banner.str(), "  Integration-ID: ");
+    key_ = banner_value(banner.str(), "  Authorization: Token ");
+  }
+  thread_ = std::thread([this] { app_->run(); });
+}
+
+void TestDaemon::stop() {
+  if (!app_) return;
+  app_->stop();
+  thread_.join();
+  app_.reset();
+}
+
+}  // namespace hookd::test

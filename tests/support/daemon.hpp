@@ -1,0 +1,66 @@
+// A real hookd (daemon/App) running in the test process on loopback, with its store in a temporary
+// directory and a clock the test moves. Start, stop and restart it on the same data directory.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "daemon/app.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace hookd::test {
+
+// A clock for tests: starts at a fixed time and moves only when told.
+class ManualClock {
+ public:
+  std::int64_t now_ms() const { return now_.load(); }
+  void advance_ms(std::int64_t ms) { now_ += ms; }
+  std::function<std::int64_t()> function() {
+    return [this] { return now_ms(); };
+  }
+
+ private:
+  std::atomic<std::int64_t> now_{1'790'000'000'000};
+};
+
+class TestDaemon {
+ public:
+  // `customize` adjusts the settings before every start (data_dir and listen are set already).
+  explicit TestDaemon(std::function<void(Settings&)> customize = {});
+  ~TestDaemon();
+
+  void start();
+  void stop();
+  void restart() {
+    stop();
+    start();
+  }
+
+  std::uint16_t port() const { return port_; }
+  std::string data_dir() const { return dir_.str() + "/data"; }
+  // The integration and key created at the first start.
+  const std::string& integration() const { return integration_; }
+  const std::string& key() const { return key_; }
+  ManualClock& clock() { return clock_; }
+
+  ApiClient client(std::optional<std::string> ca_file = std::nullopt) const {
+    return ApiClient(port_, key_, integration_, std::move(ca_file));
+  }
+
+ private:
+  TempDir dir_;
+  std::function<void(Settings&)> customize_;
+  ManualClock clock_;
+  std::unique_ptr<App> app_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+  std::string integration_;
+  std::string key_;
+};
+
+}  // namespace hookd::test

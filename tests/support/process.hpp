@@ -1,0 +1,50 @@
+// Runs the real `hookd` binary as a child process: one-shot commands, and a daemon to signal.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace hookd::test {
+
+// Polls `condition` until it holds or `timeout` passes; returns whether it held. For conditions
+// that have no event to wait on (another process's state).
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs hookd with `args` and extra environment variables, and waits for it.
+ProcessResult run_hookd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+
+// `hookd serve ...` in the background, its output captured.
+class DaemonProcess {
+ public:
+  DaemonProcess(const std::vector<std::string>& serve_args, const std::map<std::string, std::string>& env = {});
+  ~DaemonProcess();  // kills it if still running
+
+  // Waits for the "serving the API on HOST:PORT" log line; returns the port, or 0 if it exited.
+  int wait_ready();
+  void signal(int sig);
+  // Waits for the process to end; its exit code, or 128 + signal.
+  int wait();
+  std::string out() const;
+  std::string err() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  TempDir logs_;
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+}  // namespace hookd::test

@@ -1,0 +1,22 @@
+// A fresh directory under /tmp, removed with everything in it when the object goes.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace hookd::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace hookd::test
