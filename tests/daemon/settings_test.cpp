@@ -114,3 +114,23 @@ TEST(Settings, EveryKeyOfTheSpecExists) {
 
 }  // namespace
 }  // namespace hookd
+
+namespace hookd {
+namespace {
+
+TEST(Settings, TheExampleConfigLoadsAndStatesTheDefaults) {
+  Settings example = load_settings({.config_file = std::string(HOOKD_SOURCE_DIR) + "/deploy/hookd.example.toml"});
+  Settings defaults = load_settings({});
+  EXPECT_EQ(example.data_dir, defaults.data_dir);
+  EXPECT_EQ(example.api.listen, defaults.api.listen);
+  EXPECT_EQ(example.api.max_body_bytes, defaults.api.max_body_bytes);
+  EXPECT_EQ(example.api.read_timeout_ms, defaults.api.read_timeout_ms);
+  EXPECT_EQ(example.delivery.max_in_flight, defaults.delivery.max_in_flight);
+  EXPECT_EQ(example.retry.max_delay_ms, defaults.retry.max_delay_ms);
+  EXPECT_EQ(example.retry.factor, defaults.retry.factor);
+  EXPECT_EQ(example.events.types, defaults.events.types);
+  EXPECT_EQ(example.log.format, defaults.log.format);
+}
+
+}  // namespace
+}  // namespace hookd
