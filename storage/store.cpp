@@ -20,13 +20,21 @@
 //   webhooks      'r' <integration> '\0' <be64 seq>       -> Webhook      (key order = creation order)
 //                 'i' <integration> '\0' <webhook id>     -> <be64 seq>
 //   idempotency   <integration> '\0' <idempotency key>    -> IdempotencyRecord
-//   default       "webhook_seq"                           -> <be64> highest seq ever allocated (max-merge)
+//   events        'r' <integration> '\0' <be64 seq>       -> Event        (key order = creation order)
+//                 'i' <integration> '\0' <event id>       -> <be64 seq>
+//   deliveries    'd' <delivery id>                       -> Delivery
+//                 'w' <integration> '\0' <be64 webhook seq> <be64 delivery seq> -> <delivery id>
+//                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> ""
+//   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
+//   attempts      <delivery id> '\0' <be64 number>        -> Attempt
+//   default       "seq/webhook", "seq/event", "seq/delivery" -> <be64> highest ever allocated (max-merge)
 
 namespace hookd::storage {
 namespace {
 
-constexpr std::uint8_t kFormat = 1;
-constexpr std::string_view kWebhookSeqKey = "webhook_seq";
+constexpr std::string_view kSeqKeys[] = {"seq/webhook", "seq/event", "seq/delivery"};
+
+std::string_view seq_key(Store::Sequence s) { return kSeqKeys[static_cast<int>(s)]; }
 
 // Keeps the largest big-endian u64 of all operands, so concurrent batches cannot lower it.
 class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
@@ -56,109 +64,6 @@ std::string webhook_index_key(std::string_view integration, std::string_view id)
   return scoped("i", integration, id);
 }
 
-std::string encode(const Integration& v) {
-  Encoder e;
-  e.u8(kFormat);
-  e.str(v.id);
-  e.str(v.name);
-  e.svarint(v.created_at_ms);
-  return e.take();
-}
-
-std::string encode(const ApiKey& v) {
-  Encoder e;
-  e.u8(kFormat);
-  e.str(v.id);
-  e.str(v.key_hash);
-  e.strings(v.integrations);
-  e.u8(v.scopes);
-  e.svarint(v.created_at_ms);
-  return e.take();
-}
-
-std::string encode(const Webhook& v) {
-  Encoder e;
-  e.u8(kFormat);
-  e.str(v.integration_id);
-  e.varint(v.seq);
-  e.str(v.id);
-  e.str(v.url);
-  e.strings(v.events);
-  e.str(v.secret_key);
-  e.str(v.metadata_json);
-  e.svarint(v.created_at_ms);
-  return e.take();
-}
-
-std::string encode(const IdempotencyRecord& v) {
-  Encoder e;
-  e.u8(kFormat);
-  e.str(v.fingerprint);
-  e.varint(static_cast<std::uint64_t>(v.status));
-  e.str(v.body);
-  e.svarint(v.created_at_ms);
-  return e.take();
-}
-
-void expect_format(Decoder& d) {
-  if (d.u8() != kFormat) throw CorruptRecord("unknown record format");
-}
-
-template <typename T>
-T decode(std::string_view bytes);
-
-template <>
-Integration decode(std::string_view bytes) {
-  Decoder d(bytes);
-  expect_format(d);
-  Integration v;
-  v.id = d.str();
-  v.name = d.str();
-  v.created_at_ms = d.svarint();
-  return v;
-}
-
-template <>
-ApiKey decode(std::string_view bytes) {
-  Decoder d(bytes);
-  expect_format(d);
-  ApiKey v;
-  v.id = d.str();
-  v.key_hash = d.str();
-  v.integrations = d.strings();
-  v.scopes = d.u8();
-  v.created_at_ms = d.svarint();
-  return v;
-}
-
-template <>
-Webhook decode(std::string_view bytes) {
-  Decoder d(bytes);
-  expect_format(d);
-  Webhook v;
-  v.integration_id = d.str();
-  v.seq = d.varint();
-  v.id = d.str();
-  v.url = d.str();
-  v.events = d.strings();
-  v.secret_key = d.str();
-  v.metadata_json = d.str();
-  v.created_at_ms = d.svarint();
-  return v;
-}
-
-template <>
-IdempotencyRecord decode(std::string_view bytes) {
-  Decoder d(bytes);
-  expect_format(d);
-  IdempotencyRecord v;
-  v.fingerprint = d.str();
-  v.status = static_cast<int>(d.varint());
-  v.body = d.str();
-  v.created_at_ms = d.svarint();
-  return v;
-}
-
 StoreError::Kind kind_of(const rocksdb::Status& s) {
   if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) return StoreError::Kind::NoSpace;
   if (s.IsCorruption()) return StoreError::Kind::Corruption;
@@ -172,8 +77,16 @@ void check(const rocksdb::Status& s, const char* what) {
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 
-const std::vector<std::string> kFamilyNames = {"integrations", "api_keys", "webhooks", "idempotency",
-                                               "default"};
+// In Store::Family order.
+const std::vector<std::string> kFamilyNames = {"integrations", "api_keys", "webhooks", "idempotency", "events",
+                                               "deliveries",   "due",      "attempts", "default"};
+
+std::string due_key(std::int64_t due_ms, std::string_view delivery_id) {
+  return be64(static_cast<std::uint64_t>(due_ms)) + std::string(delivery_id);
+}
+std::string attempt_key(std::string_view delivery_id, std::uint32_t number) {
+  return std::string(delivery_id) + '\0' + be64(number);
+}
 
 // Calls fn(key, value) for every entry of `cf` whose key starts with `prefix`, until fn returns false.
 template <typename Fn>
@@ -215,7 +128,7 @@ void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previo
     check(batch_->Delete(cf, webhook_index_key(v.integration_id, *previous_id)), "batch");
   check(batch_->Put(cf, webhook_record_key(v.integration_id, v.seq), encode(v)), "batch");
   check(batch_->Put(cf, webhook_index_key(v.integration_id, v.id), be64(v.seq)), "batch");
-  check(batch_->Merge(store_->family(Store::kMeta), slice(kWebhookSeqKey), be64(v.seq)), "batch");
+  check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Webhook)), be64(v.seq)), "batch");
 }
 
 void Batch::delete_webhook(const Webhook& v) {
@@ -226,6 +139,30 @@ void Batch::delete_webhook(const Webhook& v) {
 
 void Batch::put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record) {
   check(batch_->Put(store_->family(Store::kIdempotency), scoped("", integration_id, key), encode(record)), "batch");
+}
+
+void Batch::put_event(const Event& v) {
+  auto* cf = store_->family(Store::kEvents);
+  check(batch_->Put(cf, scoped("r", v.integration_id, be64(v.seq)), encode(v)), "batch");
+  check(batch_->Put(cf, scoped("i", v.integration_id, v.id), be64(v.seq)), "batch");
+  check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Event)), be64(v.seq)), "batch");
+}
+
+void Batch::put_delivery(const Delivery& v, const Delivery* before) {
+  auto* cf = store_->family(Store::kDeliveries);
+  check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
+  if (!before) {
+    check(batch_->Put(cf, scoped("w", v.integration_id, be64(v.webhook_seq) + be64(v.seq)), v.id), "batch");
+    check(batch_->Put(cf, scoped("e", v.integration_id, be64(v.event_seq) + v.id), ""), "batch");
+    check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Delivery)), be64(v.seq)), "batch");
+  }
+  auto* due = store_->family(Store::kDue);
+  if (before && is_active(before->state)) check(batch_->Delete(due, due_key(before->next_attempt_ms, v.id)), "batch");
+  if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
+}
+
+void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
+  check(batch_->Put(store_->family(Store::kAttempts), attempt_key(delivery_id, attempt.number), encode(attempt)), "batch");
 }
 
 Store::Store(const Options& options) {
@@ -258,7 +195,8 @@ Store::Store(const Options& options) {
   }
   db_.reset(raw);
 
-  if (auto hwm = get(kMeta, kWebhookSeqKey)) webhook_seq_ = read_be64(*hwm);
+  for (auto kind : {Sequence::Webhook, Sequence::Event, Sequence::Delivery})
+    if (auto hwm = get(kMeta, seq_key(kind))) seqs_[static_cast<int>(kind)] = read_be64(*hwm);
 }
 
 Store::~Store() {
@@ -274,7 +212,19 @@ WriteStatus Store::write(Batch& batch) {
   return WriteStatus::ok();
 }
 
-std::uint64_t Store::next_webhook_seq() { return ++webhook_seq_; }
+WriteStatus Store::write_unsynced(Batch& batch) {
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch.batch_.get());
+  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  return WriteStatus::ok();
+}
+
+WriteStatus Store::sync() {
+  rocksdb::Status s = db_->SyncWAL();
+  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  return WriteStatus::ok();
+}
+
+std::uint64_t Store::next_seq(Sequence kind) { return ++seqs_[static_cast<int>(kind)]; }
 
 std::optional<std::string> Store::get(Family f, std::string_view key) const {
   std::string value;
@@ -338,6 +288,89 @@ Page<Webhook> Store::list_webhooks(std::string_view integration_id, std::uint64_
     return true;
   });
   return page;
+}
+
+std::optional<Event> Store::find_event(std::string_view integration_id, std::string_view id) const {
+  auto seq = get(kEvents, scoped("i", integration_id, id));
+  if (!seq) return std::nullopt;
+  return find_event_by_seq(integration_id, read_be64(*seq));
+}
+
+std::optional<Event> Store::find_event_by_seq(std::string_view integration_id, std::uint64_t seq) const {
+  if (auto v = get(kEvents, scoped("r", integration_id, be64(seq)))) return decode<Event>(*v);
+  return std::nullopt;
+}
+
+Page<Event> Store::list_events(std::string_view integration_id, std::uint64_t offset, std::uint64_t limit) const {
+  Page<Event> page;
+  scan(*db_, family(kEvents), scoped("r", integration_id, ""), [&](std::string_view, std::string_view v) {
+    if (page.total >= offset && page.items.size() < limit) page.items.push_back(decode<Event>(v));
+    ++page.total;
+    return true;
+  });
+  return page;
+}
+
+std::optional<Delivery> Store::find_delivery(std::string_view id) const {
+  if (auto v = get(kDeliveries, "d" + std::string(id))) return decode<Delivery>(*v);
+  return std::nullopt;
+}
+
+std::vector<Delivery> Store::deliveries_of_event(std::string_view integration_id, std::uint64_t event_seq) const {
+  std::vector<Delivery> out;
+  std::string prefix = scoped("e", integration_id, be64(event_seq));
+  scan(*db_, family(kDeliveries), prefix, [&](std::string_view k, std::string_view) {
+    if (auto d = find_delivery(k.substr(prefix.size()))) out.push_back(std::move(*d));
+    return true;
+  });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  return out;
+}
+
+Page<Delivery> Store::list_deliveries_of_webhook(std::string_view integration_id, std::uint64_t webhook_seq,
+                                                 std::uint64_t offset, std::uint64_t limit, bool only_active) const {
+  Page<Delivery> page;
+  scan(*db_, family(kDeliveries), scoped("w", integration_id, be64(webhook_seq)), [&](std::string_view, std::string_view id) {
+    auto d = find_delivery(id);
+    if (!d || (only_active && !is_active(d->state))) return true;
+    if (page.total >= offset && page.items.size() < limit) page.items.push_back(std::move(*d));
+    ++page.total;
+    return true;
+  });
+  return page;
+}
+
+std::vector<Attempt> Store::list_attempts(std::string_view delivery_id) const {
+  std::vector<Attempt> out;
+  scan(*db_, family(kAttempts), std::string(delivery_id) + '\0', [&](std::string_view, std::string_view v) {
+    out.push_back(decode<Attempt>(v));
+    return true;
+  });
+  return out;
+}
+
+std::vector<DueKey> Store::scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const {
+  std::vector<DueKey> out;
+  std::string start = due_key(after.due_ms, after.delivery_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kDue)));
+  for (it->Seek(slice(start)); it->Valid() && out.size() < limit; it->Next()) {
+    std::string_view k = view(it->key());
+    if (k == start) continue;  // strictly after
+    auto due = static_cast<std::int64_t>(read_be64(k));
+    if (due >= until_ms) break;
+    out.push_back(DueKey{due, std::string(k.substr(8))});
+  }
+  check(it->status(), "scan due");
+  return out;
+}
+
+std::uint64_t Store::count_due() const {
+  std::uint64_t n = 0;
+  scan(*db_, family(kDue), "", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  return n;
 }
 
 std::optional<IdempotencyRecord> Store::find_idempotency(std::string_view integration_id, std::string_view key,

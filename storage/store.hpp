@@ -1,5 +1,9 @@
 // hookd's durable store: integrations, API keys, webhooks and idempotency records in RocksDB.
 //
+// Deliveries live in three places written together: the record, an index per webhook and per
+// event (for listing), and, while the delivery is active, the due index: keys ordered by due time,
+// the source of truth for what is attempted when.
+//
 // Contract:
 // - Thread-safe: every method may be called from any thread at once.
 // - Reads return std::nullopt for "not found"; they throw StoreError only when the store itself
@@ -20,6 +24,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "storage/records.hpp"
 
 namespace rocksdb {
 class DB;
@@ -55,39 +61,11 @@ class [[nodiscard]] WriteStatus {
   std::string message_;
 };
 
-struct Integration {
-  std::string id;
-  std::string name;
-  std::int64_t created_at_ms = 0;
-};
-
-enum Scope : std::uint8_t { kScopeManage = 1, kScopePublish = 2 };
-
-struct ApiKey {
-  std::string id;                         // public identifier, used to list and revoke
-  std::string key_hash;                   // SHA-256 of the secret key; the key itself is never stored
-  std::vector<std::string> integrations;  // integrations this key may act for
-  std::uint8_t scopes = 0;                // bit set of Scope
-  std::int64_t created_at_ms = 0;
-};
-
-struct Webhook {
-  std::string integration_id;
-  std::uint64_t seq = 0;  // internal and immutable: creation order, and what deliveries refer to
-  std::string id;         // client-visible, may change through PATCH
-  std::string url;
-  std::vector<std::string> events;
-  std::string secret_key;
-  std::string metadata_json = "{}";  // a serialized JSON object, opaque to the store
-  std::int64_t created_at_ms = 0;
-};
-
-// A stored response to a request made with an Idempotency-Key.
-struct IdempotencyRecord {
-  std::string fingerprint;  // identifies method, path and body of the first request
-  int status = 0;
-  std::string body;
-  std::int64_t created_at_ms = 0;
+// A position in the due index: entries are ordered by due time, then delivery id.
+struct DueKey {
+  std::int64_t due_ms = 0;
+  std::string delivery_id;
+  auto operator<=>(const DueKey&) const = default;
 };
 
 template <typename T>
@@ -112,6 +90,11 @@ class Batch {
   void put_webhook(const Webhook& webhook, std::optional<std::string_view> previous_id = std::nullopt);
   void delete_webhook(const Webhook& webhook);
   void put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record);
+  void put_event(const Event& event);
+  // Stores `delivery` and moves its due-index entry: removes the one `before` had (if it was
+  // active) and adds one at next_attempt_ms if the delivery is active now.
+  void put_delivery(const Delivery& delivery, const Delivery* before = nullptr);
+  void put_attempt(std::string_view delivery_id, const Attempt& attempt);
 
   bool empty() const;
 
@@ -139,8 +122,17 @@ class Store {
   // Applies `batch` atomically and fsyncs before returning Ok.
   WriteStatus write(Batch& batch);
 
-  // Allocates a new, never reused, webhook sequence number. Persisted with the next write.
-  std::uint64_t next_webhook_seq();
+  // Applies `batch` atomically without waiting for the disk; sync() then makes it (and everything
+  // written before) durable. For group commit: many batches, one sync. Readers may see an unsynced
+  // write before sync() returns.
+  WriteStatus write_unsynced(Batch& batch);
+  WriteStatus sync();
+
+  // Allocates a new, never reused, sequence number of a kind. Persisted by the write that stores
+  // the record carrying it.
+  enum class Sequence { Webhook, Event, Delivery };
+  std::uint64_t next_seq(Sequence kind);
+  std::uint64_t next_webhook_seq() { return next_seq(Sequence::Webhook); }
 
   std::optional<Integration> find_integration(std::string_view id) const;
   std::vector<Integration> list_integrations() const;
@@ -157,18 +149,33 @@ class Store {
   // The record stored under (integration, key), if it is younger than `ttl_ms` at `now_ms`.
   std::optional<IdempotencyRecord> find_idempotency(std::string_view integration_id, std::string_view key,
                                                     std::int64_t now_ms, std::int64_t ttl_ms) const;
+  std::optional<Event> find_event(std::string_view integration_id, std::string_view id) const;
+  std::optional<Event> find_event_by_seq(std::string_view integration_id, std::uint64_t seq) const;
+  Page<Event> list_events(std::string_view integration_id, std::uint64_t offset, std::uint64_t limit) const;
+
+  std::optional<Delivery> find_delivery(std::string_view id) const;
+  std::vector<Delivery> deliveries_of_event(std::string_view integration_id, std::uint64_t event_seq) const;
+  // Deliveries to one webhook in creation order; `only_active` skips finished ones.
+  Page<Delivery> list_deliveries_of_webhook(std::string_view integration_id, std::uint64_t webhook_seq,
+                                            std::uint64_t offset, std::uint64_t limit, bool only_active = false) const;
+  std::vector<Attempt> list_attempts(std::string_view delivery_id) const;
+
+  // Due-index entries strictly after `after` and due before `until_ms`, in order, at most `limit`.
+  std::vector<DueKey> scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const;
+  std::uint64_t count_due() const;
+
   // Deletes idempotency records older than `ttl_ms` at `now_ms`; returns how many.
   std::size_t purge_idempotency(std::int64_t now_ms, std::int64_t ttl_ms);
 
  private:
   friend class Batch;
-  enum Family { kIntegrations, kApiKeys, kWebhooks, kIdempotency, kMeta, kFamilyCount };
+  enum Family { kIntegrations, kApiKeys, kWebhooks, kIdempotency, kEvents, kDeliveries, kDue, kAttempts, kMeta };
   rocksdb::ColumnFamilyHandle* family(Family f) const { return families_[f]; }
   std::optional<std::string> get(Family f, std::string_view key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
-  std::atomic<std::uint64_t> webhook_seq_{0};
+  std::atomic<std::uint64_t> seqs_[3] = {0, 0, 0};  // by Sequence
 };
 
 }  // namespace hookd::storage

@@ -203,3 +203,109 @@ TEST(Store, BatchIsAtomicAcrossFamiliesAndDurableAcrossReopen) {
 
 }  // namespace
 }  // namespace hookd::storage
+
+#include <thread>
+
+#include "storage/group_commit.hpp"
+
+namespace hookd::storage {
+namespace {
+
+Delivery delivery(Store& store, const std::string& id, std::int64_t due, DeliveryState state = DeliveryState::Pending) {
+  Delivery d;
+  d.id = id;
+  d.integration_id = "i";
+  d.seq = store.next_seq(Store::Sequence::Delivery);
+  d.event_seq = 1;
+  d.webhook_seq = 7;
+  d.state = state;
+  d.next_attempt_ms = due;
+  return d;
+}
+
+TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  Batch batch = store.batch();
+  Delivery late = delivery(store, "b-late", 5000), early = delivery(store, "a-early", 1000),
+           same = delivery(store, "c-same", 1000), done = delivery(store, "d-done", 10, DeliveryState::Succeeded);
+  for (auto* d : {&late, &early, &same, &done}) batch.put_delivery(*d);
+  commit(store, batch);
+
+  auto due = store.scan_due({}, 10'000, 10);
+  ASSERT_EQ(due.size(), 3u);  // the finished one has no entry
+  EXPECT_EQ(due[0], (DueKey{1000, "a-early"}));
+  EXPECT_EQ(due[1], (DueKey{1000, "c-same"}));
+  EXPECT_EQ(due[2], (DueKey{5000, "b-late"}));
+  EXPECT_EQ(store.scan_due(due[0], 10'000, 10).size(), 2u);  // strictly after the cursor
+  EXPECT_EQ(store.scan_due({}, 5000, 10).size(), 2u);         // until is exclusive
+  EXPECT_EQ(store.scan_due({}, 10'000, 1).size(), 1u);        // limit
+
+  // A retry moves the entry; finishing removes it.
+  Delivery retried = early;
+  retried.state = DeliveryState::Retrying;
+  retried.next_attempt_ms = 9000;
+  Batch move = store.batch();
+  move.put_delivery(retried, &early);
+  Delivery finished = late;
+  finished.state = DeliveryState::Failed;
+  move.put_delivery(finished, &late);
+  commit(store, move);
+  due = store.scan_due({}, 10'000, 10);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].delivery_id, "c-same");
+  EXPECT_EQ(due[1], (DueKey{9000, "a-early"}));
+  EXPECT_EQ(store.count_due(), 2u);
+
+  EXPECT_EQ(store.find_delivery("a-early")->state, DeliveryState::Retrying);
+  auto of_webhook = store.list_deliveries_of_webhook("i", 7, 0, 10);
+  EXPECT_EQ(of_webhook.total, 4u);
+  EXPECT_EQ(of_webhook.items[0].id, "b-late");  // creation order
+  EXPECT_EQ(store.list_deliveries_of_webhook("i", 7, 0, 10, true).total, 2u);
+  EXPECT_EQ(store.deliveries_of_event("i", 1).size(), 4u);
+}
+
+TEST(Store, EventsAndAttempts) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  Batch batch = store.batch();
+  Event e{"i", store.next_seq(Store::Sequence::Event), "evt-1", "Payout.created", R"({"a":1})", 99};
+  batch.put_event(e);
+  batch.put_attempt("d1", Attempt{2, 20, 5, 500, "", "oops"});
+  batch.put_attempt("d1", Attempt{1, 10, 3, 0, "timeout", ""});
+  batch.put_attempt("d10", Attempt{1, 10, 3, 200, "", ""});  // a longer id with the same prefix
+  commit(store, batch);
+
+  ASSERT_TRUE(store.find_event("i", "evt-1"));
+  EXPECT_EQ(store.find_event("i", "evt-1")->data_json, R"({"a":1})");
+  EXPECT_EQ(store.find_event_by_seq("i", e.seq)->id, "evt-1");
+  EXPECT_FALSE(store.find_event("j", "evt-1"));
+  EXPECT_EQ(store.list_events("i", 0, 10).total, 1u);
+  auto attempts = store.list_attempts("d1");
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].error, "timeout");
+  EXPECT_EQ(attempts[1].response, "oops");
+}
+
+TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
+  test::TempDir dir;
+  {
+    Store store({dir.str()});
+    GroupCommitter committer(store);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 8; ++t)
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          Batch b = store.batch();
+          b.put_integration({"i-" + std::to_string(t) + "-" + std::to_string(i), "n", 1});
+          EXPECT_TRUE(committer.write(std::move(b)).is_ok());
+        }
+      });
+    for (auto& w : writers) w.join();
+  }
+  Store reopened({dir.str()});
+  EXPECT_EQ(reopened.list_integrations().size(), 400u);
+}
+
+}  // namespace
+}  // namespace hookd::storage

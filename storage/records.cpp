@@ -1,0 +1,211 @@
+#include "storage/records.hpp"
+
+#include "storage/codec.hpp"
+
+namespace hookd::storage {
+namespace {
+
+constexpr std::uint8_t kFormat = 1;
+
+void expect_format(Decoder& d) {
+  if (d.u8() != kFormat) throw CorruptRecord("unknown record format");
+}
+
+}  // namespace
+
+std::string_view to_string(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::Pending: return "pending";
+    case DeliveryState::Retrying: return "retrying";
+    case DeliveryState::Succeeded: return "succeeded";
+    case DeliveryState::Failed: return "failed";
+    case DeliveryState::Canceled: return "canceled";
+  }
+  return "unknown";
+}
+
+std::string encode(const Integration& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.id);
+  e.str(v.name);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const ApiKey& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.id);
+  e.str(v.key_hash);
+  e.strings(v.integrations);
+  e.u8(v.scopes);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const Webhook& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.integration_id);
+  e.varint(v.seq);
+  e.str(v.id);
+  e.str(v.url);
+  e.strings(v.events);
+  e.str(v.secret_key);
+  e.str(v.metadata_json);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+std::string encode(const IdempotencyRecord& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.fingerprint);
+  e.varint(static_cast<std::uint64_t>(v.status));
+  e.str(v.body);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+template <>
+Integration decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Integration v;
+  v.id = d.str();
+  v.name = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+ApiKey decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  ApiKey v;
+  v.id = d.str();
+  v.key_hash = d.str();
+  v.integrations = d.strings();
+  v.scopes = d.u8();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+Webhook decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Webhook v;
+  v.integration_id = d.str();
+  v.seq = d.varint();
+  v.id = d.str();
+  v.url = d.str();
+  v.events = d.strings();
+  v.secret_key = d.str();
+  v.metadata_json = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+template <>
+IdempotencyRecord decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  IdempotencyRecord v;
+  v.fingerprint = d.str();
+  v.status = static_cast<int>(d.varint());
+  v.body = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+std::string encode(const Event& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.integration_id);
+  e.varint(v.seq);
+  e.str(v.id);
+  e.str(v.type);
+  e.str(v.data_json);
+  e.svarint(v.created_at_ms);
+  return e.take();
+}
+
+template <>
+Event decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Event v;
+  v.integration_id = d.str();
+  v.seq = d.varint();
+  v.id = d.str();
+  v.type = d.str();
+  v.data_json = d.str();
+  v.created_at_ms = d.svarint();
+  return v;
+}
+
+std::string encode(const Delivery& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.str(v.id);
+  e.str(v.integration_id);
+  e.varint(v.seq);
+  e.varint(v.event_seq);
+  e.varint(v.webhook_seq);
+  e.u8(static_cast<std::uint8_t>(v.state));
+  e.varint(v.attempts);
+  e.svarint(v.next_attempt_ms);
+  e.svarint(v.created_at_ms);
+  e.svarint(v.updated_at_ms);
+  return e.take();
+}
+
+template <>
+Delivery decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Delivery v;
+  v.id = d.str();
+  v.integration_id = d.str();
+  v.seq = d.varint();
+  v.event_seq = d.varint();
+  v.webhook_seq = d.varint();
+  std::uint8_t state = d.u8();
+  if (state > static_cast<std::uint8_t>(DeliveryState::Canceled)) throw CorruptRecord("unknown delivery state");
+  v.state = static_cast<DeliveryState>(state);
+  v.attempts = static_cast<std::uint32_t>(d.varint());
+  v.next_attempt_ms = d.svarint();
+  v.created_at_ms = d.svarint();
+  v.updated_at_ms = d.svarint();
+  return v;
+}
+
+std::string encode(const Attempt& v) {
+  Encoder e;
+  e.u8(kFormat);
+  e.varint(v.number);
+  e.svarint(v.started_at_ms);
+  e.varint(v.duration_ms);
+  e.varint(static_cast<std::uint64_t>(v.status));
+  e.str(v.error);
+  e.str(v.response);
+  return e.take();
+}
+
+template <>
+Attempt decode(std::string_view bytes) {
+  Decoder d(bytes);
+  expect_format(d);
+  Attempt v;
+  v.number = static_cast<std::uint32_t>(d.varint());
+  v.started_at_ms = d.svarint();
+  v.duration_ms = static_cast<std::uint32_t>(d.varint());
+  v.status = static_cast<int>(d.varint());
+  v.error = d.str();
+  v.response = d.str();
+  return v;
+}
+
+}  // namespace hookd::storage
