@@ -201,6 +201,7 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     guard.busy(false);
 
     res.keep_alive(keep_alive && !stopping_);
+    if (res.result() == http::status::no_content || res.result() == http::status::not_modified) res.body().clear();
     res.prepare_payload();
     lowest.expires_after(limits_.write_timeout);
     auto [ec_write, n_write] = co_await http::async_write(stream, res, nothrow);

@@ -1,0 +1,282 @@
+#include "engine/delivery_client.hpp"
+
+#include <boost/url/parse.hpp>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace hookd::engine {
+namespace {
+
+constexpr auto nothrow = net::as_tuple(net::use_awaitable);
+
+bool in_v4(std::uint32_t a, std::uint32_t net, int prefix) {
+  std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+  return (a & mask) == (net & mask);
+}
+
+bool public_v4(const net::ip::address_v4& v4) {
+  std::uint32_t a = v4.to_uint();
+  return !(in_v4(a, 0x00000000, 8)        // "this network", unspecified
+           || in_v4(a, 0x0a000000, 8)     // private
+           || in_v4(a, 0x64400000, 10)    // shared address space (carrier-grade NAT)
+           || in_v4(a, 0x7f000000, 8)     // loopback
+           || in_v4(a, 0xa9fe0000, 16)    // link-local
+           || in_v4(a, 0xac100000, 12)    // private
+           || in_v4(a, 0xc0000000, 24)    // IETF protocol assignments
+           || in_v4(a, 0xc0a80000, 16)    // private
+           || in_v4(a, 0xc6120000, 15)    // benchmarking
+           || in_v4(a, 0xe0000000, 4)     // multicast
+           || in_v4(a, 0xf0000000, 4));   // reserved, broadcast
+}
+
+}  // namespace
+
+std::string_view to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::None: return "";
+    case ErrorKind::InvalidUrl: return "invalid_url";
+    case ErrorKind::Dns: return "dns";
+    case ErrorKind::RefusedAddress: return "refused_address";
+    case ErrorKind::Connect: return "connect";
+    case ErrorKind::Tls: return "tls";
+    case ErrorKind::Timeout: return "timeout";
+    case ErrorKind::Connection: return "connection";
+    case ErrorKind::Protocol: return "protocol";
+  }
+  return "unknown";
+}
+
+bool is_public_address(const net::ip::address& address) {
+  if (address.is_v4()) return public_v4(address.to_v4());
+  auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return public_v4(net::ip::make_address_v4(net::ip::v4_mapped, v6));
+  auto b = v6.to_bytes();
+  bool unique_local = (b[0] & 0xfe) == 0xfc;                 // fc00::/7
+  bool documentation = b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8;  // 2001:db8::/32
+  return !(v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_site_local() ||
+           v6.is_multicast() || unique_local || documentation);
+}
+
+struct DeliveryClient::Origin {
+  bool tls = false;
+  std::string host;    // without brackets
+  std::string port;
+  std::string target;  // path and query
+  std::string host_header;
+  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+};
+
+struct DeliveryClient::Connection {
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since;
+  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+};
+
+DeliveryClient::DeliveryClient(net::any_io_executor executor, ClientOptions options)
+    : executor_(std::move(executor)), options_(std::move(options)), tls_(ssl::context::tls_client) {
+  tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  tls_.set_default_verify_paths();
+  if (!options_.ca_file.empty()) {
+    boost::system::error_code ec;
+    tls_.load_verify_file(options_.ca_file, ec);
+    if (ec) throw std::runtime_error("cannot use CA file " + options_.ca_file + ": " + ec.message());
+  }
+  tls_.set_verify_mode(ssl::verify_peer);
+}
+
+DeliveryClient::~DeliveryClient() = default;
+
+std::size_t DeliveryClient::idle_connections() const {
+  std::size_t n = 0;
+  for (const auto& [key, list] : idle_) n += list.size();
+  return n;
+}
+
+void DeliveryClient::close_idle() {
+  auto now = Clock::now();
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& list = it->second;
+    std::erase_if(list, [&](const auto& c) { return now - c->idle_since > options_.idle_timeout; });
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+}
+
+net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::connect(const Origin& origin,
+                                                                                    Clock::time_point deadline,
+                                                                                    ClientResult& result) {
+  auto connect_deadline = std::min(deadline, Clock::now() + options_.connect_timeout);
+
+  // The resolver takes no deadline: a timer cancels it. Shared, as the timer's handler may run
+  // after this frame has moved on.
+  auto resolver = std::make_shared<tcp::resolver>(executor_);
+  auto dns_timed_out = std::make_shared<bool>(false);
+  net::steady_timer dns_timer(executor_, connect_deadline);
+  dns_timer.async_wait([resolver, dns_timed_out](auto ec) {
+    if (ec) return;
+    *dns_timed_out = true;
+    resolver->cancel();
+  });
+  auto [ec, results] = co_await resolver->async_resolve(origin.host, origin.port, nothrow);
+  dns_timer.cancel();
+  if (ec) {
+    result.error = *dns_timed_out ? ErrorKind::Timeout : ErrorKind::Dns;
+    result.detail = "resolve " + origin.host + ": " + ec.message();
+    co_return nullptr;
+  }
+
+  std::vector<tcp::endpoint> allowed;
+  std::string refused;
+  for (const auto& entry : results) {
+    if (options_.allow_private_targets || is_public_address(entry.endpoint().address()))
+      allowed.push_back(entry.endpoint());
+    else
+      refused = entry.endpoint().address().to_string();
+  }
+  if (allowed.empty()) {
+    result.error = ErrorKind::RefusedAddress;
+    result.detail = origin.host + " resolves to " + refused + ", which is not a public address";
+    co_return nullptr;
+  }
+
+  auto conn = std::make_unique<Connection>();
+  if (origin.tls)
+    conn->secure.emplace(executor_, tls_);
+  else
+    conn->plain.emplace(executor_);
+  auto& stream = conn->lowest();
+  stream.expires_at(connect_deadline);
+  auto [connect_ec, endpoint] = co_await stream.async_connect(allowed, nothrow);
+  if (connect_ec) {
+    result.error = connect_ec == beast::error::timeout ? ErrorKind::Timeout : ErrorKind::Connect;
+    result.detail = "connect " + origin.key() + ": " + connect_ec.message();
+    co_return nullptr;
+  }
+  stream.socket().set_option(tcp::no_delay(true));
+
+  if (origin.tls) {
+    auto& secure = *conn->secure;
+    boost::system::error_code not_ip;
+    net::ip::make_address(origin.host, not_ip);
+    bool is_ip = !not_ip;
+    // SNI carries host names only; the certificate is checked against the name or the IP.
+    if (!is_ip && !SSL_set_tlsext_host_name(secure.native_handle(), origin.host.c_str())) {
+      result.error = ErrorKind::Tls;
+      result.detail = "cannot set SNI";
+      co_return nullptr;
+    }
+    secure.set_verify_callback(ssl::host_name_verification(origin.host));
+    auto [hs_ec] = co_await secure.async_handshake(ssl::stream_base::client, nothrow);
+    if (hs_ec) {
+      result.error = hs_ec == beast::error::timeout ? ErrorKind::Timeout : ErrorKind::Tls;
+      result.detail = "TLS handshake with " + origin.key() + ": " + hs_ec.message();
+      co_return nullptr;
+    }
+  }
+  co_return conn;
+}
+
+net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& origin, const OutgoingRequest& request,
+                                              Clock::time_point deadline, ClientResult& result, bool& reusable) {
+  http::request<http::string_body> req{http::verb::post, origin.target, 11};
+  req.set(http::field::host, origin.host_header);
+  req.set(http::field::user_agent, options_.user_agent);
+  req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : request.headers) req.set(name, value);
+  req.body() = *request.body;
+  req.prepare_payload();
+
+  conn.lowest().expires_at(deadline);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(options_.max_response_bytes);
+  boost::system::error_code ec;
+  if (conn.plain) {
+    std::tie(ec, std::ignore) = co_await http::async_write(*conn.plain, req, nothrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(*conn.plain, conn.buffer, parser, nothrow);
+  } else {
+    std::tie(ec, std::ignore) = co_await http::async_write(*conn.secure, req, nothrow);
+    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read(*conn.secure, conn.buffer, parser, nothrow);
+  }
+
+  reusable = false;
+  if (parser.is_header_done()) {
+    result.status = static_cast<int>(parser.get().result_int());
+    result.retry_after = std::string(parser.get()[http::field::retry_after]);
+    const std::string& body = parser.get().body();
+    result.body_prefix = body.substr(0, std::min(body.size(), kKeptBodyBytes));
+  }
+  if (!ec) {
+    reusable = parser.get().keep_alive();
+    co_return;
+  }
+  if (ec == http::error::body_limit && result.status != 0) co_return;  // answered; the rest is not wanted
+  result.status = 0;
+  result.error = ec == beast::error::timeout                              ? ErrorKind::Timeout
+                 : ec.category() == http::make_error_code(http::error::bad_target).category() &&
+                         ec != http::error::end_of_stream && ec != http::error::partial_message
+                     ? ErrorKind::Protocol
+                     : ErrorKind::Connection;
+  result.detail = "exchange with " + origin.key() + ": " + ec.message();
+}
+
+net::awaitable<ClientResult> DeliveryClient::post(const OutgoingRequest& request) {
+  ClientResult result;
+  auto deadline = Clock::now() + options_.timeout;
+
+  auto url = boost::urls::parse_absolute_uri(request.url);
+  Origin origin;
+  bool valid = false;
+  if (url) {
+    std::string scheme(url->scheme());
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    origin.tls = scheme == "https";
+    origin.host = std::string(url->host_address());
+    if (url->host_type() == boost::urls::host_type::ipv6 && origin.host.size() > 2 && origin.host.front() == '[')
+      origin.host = origin.host.substr(1, origin.host.size() - 2);
+    origin.port = url->has_port() ? std::string(url->port()) : (origin.tls ? "443" : "80");
+    origin.target = std::string(url->encoded_target());
+    if (origin.target.empty() || origin.target[0] != '/') origin.target = "/" + origin.target;
+    origin.host_header = std::string(url->encoded_host_and_port());
+    valid = !origin.host.empty() && (scheme == "http" || scheme == "https");
+  }
+  if (!valid) {
+    result.error = ErrorKind::InvalidUrl;
+    result.detail = "not an http(s) URL: " + request.url;
+    co_return result;
+  }
+
+  auto& pool = idle_[origin.key()];
+  // A pooled connection may have been closed by the receiver: then one fresh try.
+  for (int tries = 0; tries < 2; ++tries) {
+    std::unique_ptr<Connection> conn;
+    bool reused = false;
+    while (!pool.empty() && !conn) {
+      conn = std::move(pool.back());
+      pool.pop_back();
+      if (Clock::now() - conn->idle_since > options_.idle_timeout) conn.reset();
+    }
+    if (conn) {
+      reused = true;
+    } else {
+      conn = co_await connect(origin, deadline, result);
+      if (!conn) co_return result;
+    }
+    bool reusable = false;
+    result = ClientResult{};
+    co_await exchange(*conn, origin, request, deadline, result, reusable);
+    if (reused && result.error == ErrorKind::Connection && tries == 0) continue;
+    if (reusable && pool.size() < options_.max_idle_per_origin) {
+      conn->lowest().expires_never();
+      conn->idle_since = Clock::now();
+      pool.push_back(std::move(conn));
+    }
+    co_return result;
+  }
+  co_return result;
+}
+
+}  // namespace hookd::engine

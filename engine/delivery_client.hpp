@@ -1,0 +1,95 @@
+// The HTTP(S) client that makes delivery attempts (SPEC §5).
+//
+// - Connections are pooled and kept alive per origin (scheme, host, port); a pooled connection the
+//   receiver closed meanwhile is replaced once, transparently.
+// - Every attempt has a total deadline (timeout) and its connection phase, DNS included, a shorter
+//   one (connect_timeout). DNS has its own timer, as resolvers take no deadline.
+// - Target addresses are checked after resolution: loopback, private, link-local, multicast and
+//   unspecified addresses are refused unless allowed, and the connection goes only to the
+//   addresses that passed.
+// - HTTPS: TLS 1.2 or newer, SNI, the peer's certificate and host name verified against the system
+//   CAs and an optional extra CA file.
+// - Redirects are not followed (a 3xx is just a status). At most max_response_bytes of a response
+//   are read; the first 4 KiB are kept for the attempt record.
+//
+// Not thread-safe: every call on the executor's single thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "net/net.hpp"
+
+namespace hookd::engine {
+
+struct ClientOptions {
+  std::chrono::milliseconds timeout{10'000};          // whole attempt, connection included
+  std::chrono::milliseconds connect_timeout{5'000};   // DNS, TCP and TLS handshake
+  bool allow_private_targets = false;
+  std::string ca_file;                                // extra trusted CAs (PEM); empty: system CAs only
+  std::size_t max_response_bytes = 64 << 10;          // a longer response closes the connection
+  std::size_t max_idle_per_origin = 16;
+  std::chrono::milliseconds idle_timeout{50'000};     // pooled connections unused this long are closed
+  std::string user_agent = "hookd";
+};
+
+enum class ErrorKind { None, InvalidUrl, Dns, RefusedAddress, Connect, Tls, Timeout, Connection, Protocol };
+
+// "dns", "refused_address", "connect", "tls", "timeout", ...: what attempt records show.
+std::string_view to_string(ErrorKind kind);
+
+// True for addresses a webhook may target when private targets are not allowed.
+bool is_public_address(const net::ip::address& address);
+
+struct OutgoingRequest {
+  std::string url;
+  std::shared_ptr<const std::string> body;  // shared: one event's body serves all its deliveries
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct ClientResult {
+  ErrorKind error = ErrorKind::None;  // None when a status arrived
+  std::string detail;                 // what went wrong, for logs
+  int status = 0;
+  std::string body_prefix;            // first 4 KiB of the response body
+  std::string retry_after;            // the Retry-After header, if any
+};
+
+class DeliveryClient {
+ public:
+  static constexpr std::size_t kKeptBodyBytes = 4096;
+
+  DeliveryClient(net::any_io_executor executor, ClientOptions options);
+  ~DeliveryClient();
+
+  // POSTs `request`. Never throws for network trouble: that is in the result.
+  net::awaitable<ClientResult> post(const OutgoingRequest& request);
+
+  // Closes pooled connections idle for longer than idle_timeout.
+  void close_idle();
+
+  std::size_t idle_connections() const;
+
+ private:
+  struct Origin;
+  struct Connection;
+  using Clock = std::chrono::steady_clock;
+
+  net::awaitable<std::unique_ptr<Connection>> connect(const Origin& origin, Clock::time_point deadline,
+                                                     ClientResult& result);
+  net::awaitable<void> exchange(Connection& conn, const Origin& origin, const OutgoingRequest& request,
+                                Clock::time_point deadline, ClientResult& result, bool& reusable);
+
+  net::any_io_executor executor_;
+  ClientOptions options_;
+  ssl::context tls_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+};
+
+}  // namespace hookd::engine
