@@ -63,7 +63,7 @@ net::awaitable<Response> AdminService::handle(Request request, RequestInfo) {
 Response AdminService::answer(const Request& request) {
   auto target = boost::urls::parse_origin_form(request.target());
   if (!target) return error_response(ApiError::MalformedRequest);
-  Context ctx{request, *target, {}, {}, {}, nullptr};
+  Context ctx{request, *target, {}, {}, {}, nullptr, {}, {}};
   try {
     return router_.route(ctx);
   } catch (const std::exception& e) {

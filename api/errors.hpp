@@ -42,6 +42,7 @@ class FieldErrors {
   bool empty() const { return errors_.empty(); }
   bool has(std::string_view field) const { return errors_.contains(field); }
   Response response() const { return json_response(http::status::bad_request, errors_); }  // 400
+  const boost::json::object& body() const { return errors_; }
 
  private:
   boost::json::object errors_;  // keeps insertion order, as the documented API lists fields

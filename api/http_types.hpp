@@ -23,21 +23,26 @@ class RequestHandler {
   virtual net::awaitable<Response> handle(Request request, RequestInfo info) = 0;
 };
 
-// Runs `answer` (a blocking, synchronous function returning a Response) on `pool`, then completes
+// Runs `answer` (a blocking, synchronous function returning a Result) on `pool`, then completes
 // `token` on the caller's executor with the result. Deliberately not a coroutine: GCC 12 mishandles
 // callables passed by value into coroutine frames.
-template <class Answer, class CompletionToken>
-auto async_answer_on(net::any_io_executor pool, Answer answer, CompletionToken&& token) {
-  return net::async_initiate<CompletionToken, void(Response)>(
+template <class Result, class Answer, class CompletionToken>
+auto async_run_on(net::any_io_executor pool, Answer answer, CompletionToken&& token) {
+  return net::async_initiate<CompletionToken, void(Result)>(
       [pool](auto handler, Answer answer) {
         auto work = net::make_work_guard(net::get_associated_executor(handler));
         net::post(pool, [handler = std::move(handler), answer = std::move(answer), work = std::move(work)]() mutable {
-          Response res = answer();
+          Result res = answer();
           auto ex = work.get_executor();
           net::post(ex, [handler = std::move(handler), res = std::move(res)]() mutable { handler(std::move(res)); });
         });
       },
       token, std::move(answer));
+}
+
+template <class Answer, class CompletionToken>
+auto async_answer_on(net::any_io_executor pool, Answer answer, CompletionToken&& token) {
+  return async_run_on<Response>(std::move(pool), std::move(answer), std::forward<CompletionToken>(token));
 }
 
 }  // namespace hookd::api

@@ -6,14 +6,12 @@
 #include <boost/url/url_view.hpp>
 #include <functional>
 #include <optional>
+
+#include "storage/store.hpp"
 #include <string>
 #include <vector>
 
 #include "api/http_types.hpp"
-
-namespace hookd::storage {
-class Batch;
-}
 
 namespace hookd::api {
 
@@ -25,6 +23,10 @@ struct Context {
   std::string base_url;             // scheme://host[:port] for absolute URLs in answers
   std::string integration_id;       // set once the request is authenticated
   storage::Batch* batch = nullptr;  // mutating handlers put their changes here; committed after
+  // Ingress handlers instead hand over their own batch, which the service group-commits without
+  // holding a thread; on_commit then learns whether it became durable.
+  std::optional<storage::Batch> deferred;
+  std::function<void(bool durable)> on_commit;
 };
 
 using Handler = std::function<Response(Context&)>;

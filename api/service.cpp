@@ -22,11 +22,30 @@ std::string base_url(const Request& request, const RequestInfo& info, const std:
 
 }  // namespace
 
-ApiService::ApiService(storage::Store& store, net::any_io_executor blocking, ApiOptions options)
+// Completes `token` with the status of `batch` once the group committer made it durable (or not).
+template <class CompletionToken>
+auto async_group_commit(storage::GroupCommitter& committer, storage::Batch batch, CompletionToken&& token) {
+  return net::async_initiate<CompletionToken, void(storage::WriteStatus)>(
+      [&committer](auto handler, storage::Batch batch) {
+        // The committer's callback must be copyable; the handler is not.
+        auto work = std::make_shared<decltype(net::make_work_guard(net::get_associated_executor(handler)))>(
+            net::make_work_guard(net::get_associated_executor(handler)));
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        committer.submit(std::move(batch), [shared, work](const storage::WriteStatus& status) {
+          net::post(work->get_executor(), [shared, work, status]() mutable { (*shared)(status); });
+        });
+      },
+      token, std::move(batch));
+}
+
+ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer, net::any_io_executor blocking,
+                       ApiOptions options)
     : store_(store),
+      committer_(committer),
       blocking_(std::move(blocking)),
       options_(std::move(options)),
       webhooks_(store_, options_.event_types, options_.now_ms),
+      events_(store_, options_.event_types, options_.now_ms, options_.engine),
       idempotency_(store_) {
   using v = http::verb;
   auto health = [](std::string status) {
@@ -35,36 +54,82 @@ ApiService::ApiService(storage::Store& store, net::any_io_executor blocking, Api
   router_.add(v::get, "/healthz", health("ok"));
   router_.add(v::get, "/readyz", health("ready"));
 
-  auto manage = [this](Response (WebhooksApi::*fn)(Context&) const) {
-    return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (webhooks_.*fn)(ctx); });
-  };
-  router_.add(v::get, "/v2/webhooks/", manage(&WebhooksApi::list));
-  router_.add(v::post, "/v2/webhooks/", manage(&WebhooksApi::create));
-  router_.add(v::get, "/v2/webhooks/:id/", manage(&WebhooksApi::retrieve));
-  router_.add(v::put, "/v2/webhooks/:id/", manage(&WebhooksApi::replace));
-  router_.add(v::patch, "/v2/webhooks/:id/", manage(&WebhooksApi::update));
-  router_.add(v::delete_, "/v2/webhooks/:id/", manage(&WebhooksApi::destroy));
+  using Surface = ApiOptions::Surface;
+  if (options_.surface != Surface::Ingress) {
+    auto manage = [this](Response (WebhooksApi::*fn)(Context&) const) {
+      return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (webhooks_.*fn)(ctx); });
+    };
+    router_.add(v::get, "/v2/webhooks/", manage(&WebhooksApi::list));
+    router_.add(v::post, "/v2/webhooks/", manage(&WebhooksApi::create));
+    router_.add(v::get, "/v2/webhooks/:id/", manage(&WebhooksApi::retrieve));
+    router_.add(v::put, "/v2/webhooks/:id/", manage(&WebhooksApi::replace));
+    router_.add(v::patch, "/v2/webhooks/:id/", manage(&WebhooksApi::update));
+    router_.add(v::delete_, "/v2/webhooks/:id/", authenticated(storage::kScopeManage, [this](Context& ctx) {
+      Response res = webhooks_.destroy(ctx);
+      if (res.result() == http::status::no_content) {
+        auto webhook = store_.find_webhook(ctx.integration_id, ctx.params.at(0));
+        ctx.on_commit = [this, integration = ctx.integration_id, seq = webhook ? webhook->seq : 0](bool durable) {
+          if (durable && seq && options_.engine.webhook_deleted) options_.engine.webhook_deleted(integration, seq);
+        };
+      }
+      return res;
+    }));
+
+    auto inspect = [this](Response (EventsApi::*fn)(Context&) const) {
+      return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (events_.*fn)(ctx); });
+    };
+    router_.add(v::get, "/v2/events/", inspect(&EventsApi::list));
+    router_.add(v::get, "/v2/events/:id/", inspect(&EventsApi::retrieve));
+    router_.add(v::get, "/v2/webhooks/:id/deliveries/", inspect(&EventsApi::list_deliveries));
+    router_.add(v::post, "/v2/deliveries/:id/retry/", inspect(&EventsApi::retry_delivery));
+  }
+  if (options_.surface != Surface::Management) {
+    router_.add(v::post, "/v2/events/", publishing([this](Context& ctx) { return events_.publish(ctx); }));
+    router_.add(v::post, "/v2/events/batch/", publishing([this](Context& ctx) { return events_.publish_batch(ctx); }));
+  }
 }
 
 net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
   // The lambda refers to this coroutine's own parameters, which live until it resumes.
-  co_return co_await async_answer_on(blocking_, [this, &request, &info] { return answer(request, info); },
-                                     net::use_awaitable);
+  Prepared prepared = co_await async_run_on<Prepared>(
+      blocking_, [this, &request, &info] { return prepare(request, info); }, net::use_awaitable);
+  if (prepared.deferred) {
+    storage::WriteStatus status =
+        co_await async_group_commit(committer_, std::move(*prepared.deferred), net::use_awaitable);
+    if (prepared.on_commit) prepared.on_commit(status.is_ok());
+    if (!status.is_ok()) {
+      spdlog::error("ingress write failed: {}", status.message());
+      co_return error_response(ApiError::Unavailable);
+    }
+  }
+  co_return std::move(prepared.response);
 }
 
-Response ApiService::answer(const Request& request, const RequestInfo& info) {
+ApiService::Prepared ApiService::prepare(const Request& request, const RequestInfo& info) {
   auto target = boost::urls::parse_origin_form(request.target());
-  if (!target) return error_response(ApiError::MalformedRequest, "Malformed request target.");
-  Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr};
+  if (!target) return {error_response(ApiError::MalformedRequest, "Malformed request target."), {}, {}};
+  Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr, {}, {}};
   try {
-    return router_.route(ctx);
+    Response res = router_.route(ctx);
+    return {std::move(res), std::move(ctx.deferred), std::move(ctx.on_commit)};
   } catch (const storage::StoreError& e) {
     spdlog::error("store error on {} {}: {}", request.method_string(), request.target(), e.what());
-    return error_response(ApiError::Unavailable);
+    if (ctx.on_commit) ctx.on_commit(false);
+    return {error_response(ApiError::Unavailable), {}, {}};
   } catch (const std::exception& e) {
     spdlog::error("error on {} {}: {}", request.method_string(), request.target(), e.what());
-    return error_response(ApiError::Internal);
+    if (ctx.on_commit) ctx.on_commit(false);
+    return {error_response(ApiError::Internal), {}, {}};
   }
+}
+
+Handler ApiService::publishing(Handler handler) {
+  return [this, handler = std::move(handler)](Context& ctx) -> Response {
+    auto principal = authenticate(store_, ctx.request, storage::kScopePublish);
+    if (auto* error = std::get_if<Response>(&principal)) return std::move(*error);
+    ctx.integration_id = std::get<Principal>(principal).integration_id;
+    return handler(ctx);
+  };
 }
 
 Handler ApiService::authenticated(storage::Scope scope, Handler handler) {
@@ -79,16 +144,18 @@ Handler ApiService::authenticated(storage::Scope scope, Handler handler) {
     ctx.batch = &batch;
     auto key = ctx.request.find("Idempotency-Key");
     if (key == ctx.request.end() || ctx.request.method() == http::verb::delete_)
-      return commit(batch, handler(ctx));
+      return commit(ctx, batch, handler(ctx));
     Response res = idempotency_.run(ctx.integration_id, key->value(), ctx.request, options_.now_ms(), batch,
                                     [&] { return handler(ctx); });
-    return commit(batch, std::move(res));
+    return commit(ctx, batch, std::move(res));
   };
 }
 
-Response ApiService::commit(storage::Batch& batch, Response res) {
+Response ApiService::commit(Context& ctx, storage::Batch& batch, Response res) {
+  auto on_commit = std::exchange(ctx.on_commit, nullptr);
   if (batch.empty()) return res;
   storage::WriteStatus status = store_.write(batch);
+  if (on_commit) on_commit(status.is_ok());
   if (status.is_ok()) return res;
   spdlog::error("write failed: {}", status.message());
   return error_response(ApiError::Unavailable);

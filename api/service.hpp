@@ -4,7 +4,8 @@
 // service runs them on a pool of blocking threads and hands the answer back to the connection.
 // Mutating requests of the management API are serialized by one lock held across check, act and
 // commit: uniqueness checks and idempotency records can then never race. They are rare enough
-// that one lock costs nothing measurable; event ingress will not take it.
+// that one lock costs nothing measurable. Event ingress takes no lock: its batches go to the group
+// committer, and the connection waits for the shared fsync without holding a thread.
 #pragma once
 
 #include <cstdint>
@@ -15,37 +16,55 @@
 
 #include "api/http_types.hpp"
 #include "api/idempotency.hpp"
+#include "api/events.hpp"
 #include "api/router.hpp"
 #include "api/webhooks.hpp"
+#include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 
 namespace hookd::api {
 
 struct ApiOptions {
+  // Which routes a listener serves: everything, or (when ingress has its own listener) the
+  // management API without ingress, or ingress alone.
+  enum class Surface { All, Management, Ingress };
+  Surface surface = Surface::All;
   std::vector<std::string> event_types;   // the event catalog webhooks may subscribe to
   std::string public_base_url;            // scheme://host[:port] for absolute URLs; empty: from Host
   std::function<std::int64_t()> now_ms;   // the clock, milliseconds since the Unix epoch
+  EngineHooks engine;                     // what the API tells the delivery engine
 };
 
 class ApiService final : public RequestHandler {
  public:
-  ApiService(storage::Store& store, net::any_io_executor blocking, ApiOptions options);
+  ApiService(storage::Store& store, storage::GroupCommitter& committer, net::any_io_executor blocking,
+             ApiOptions options);
 
   net::awaitable<Response> handle(Request request, RequestInfo info) override;
 
-  // Answers on the calling thread: what handle() runs on the blocking pool.
-  Response answer(const Request& request, const RequestInfo& info);
-
  private:
+  // A handler's answer, with the batch it left for the group committer, if any.
+  struct Prepared {
+    Response response;
+    std::optional<storage::Batch> deferred;
+    std::function<void(bool)> on_commit;
+  };
+  // Routes and runs the handler on the calling thread: what handle() runs on the blocking pool.
+  Prepared prepare(const Request& request, const RequestInfo& info);
+
   // Wraps `handler` with authentication for `scope` and, for mutating methods, the write lock,
   // Idempotency-Key handling and the commit of the changes it made.
   Handler authenticated(storage::Scope scope, Handler handler);
-  Response commit(storage::Batch& batch, Response res);
+  // Ingress: authentication for `publish`; the handler leaves its batch in ctx.deferred.
+  Handler publishing(Handler handler);
+  Response commit(Context& ctx, storage::Batch& batch, Response res);
 
   storage::Store& store_;
+  storage::GroupCommitter& committer_;
   net::any_io_executor blocking_;
   ApiOptions options_;
   WebhooksApi webhooks_;
+  EventsApi events_;
   Idempotency idempotency_;
   Router router_;
   std::mutex write_mutex_;

@@ -26,6 +26,38 @@ tcp::endpoint parse_endpoint(const std::string& listen, const std::string& setti
   return tcp::endpoint(address, static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1))));
 }
 
+namespace {
+
+engine::EngineOptions engine_options(const Settings& s, std::function<std::int64_t()> now_ms) {
+  engine::EngineOptions o;
+  o.retry.max_attempts = static_cast<std::uint32_t>(s.retry.max_attempts);
+  o.retry.base_delay_ms = s.retry.base_delay_ms;
+  o.retry.factor = s.retry.factor;
+  o.retry.max_delay_ms = s.retry.max_delay_ms;
+  o.retry.schedule_ms = s.retry.schedule_ms;
+  o.client.timeout = std::chrono::milliseconds(s.delivery.timeout_ms);
+  o.client.connect_timeout = std::chrono::milliseconds(s.delivery.connect_timeout_ms);
+  o.client.allow_private_targets = s.delivery.allow_private_targets;
+  o.client.ca_file = s.delivery.ca_file;
+  o.client.user_agent = std::string("hookd/") + HOOKD_VERSION;
+  o.max_in_flight = s.delivery.max_in_flight;
+  o.max_in_flight_per_webhook = s.delivery.max_in_flight_per_webhook;
+  o.now_ms = std::move(now_ms);
+  return o;
+}
+
+api::RetryAnswer to_api(engine::Engine::RetryOutcome outcome) {
+  switch (outcome) {
+    case engine::Engine::RetryOutcome::Scheduled: return api::RetryAnswer::Scheduled;
+    case engine::Engine::RetryOutcome::NotFound: return api::RetryAnswer::NotFound;
+    case engine::Engine::RetryOutcome::NotRetryable: return api::RetryAnswer::NotRetryable;
+    case engine::Engine::RetryOutcome::Unavailable: break;
+  }
+  return api::RetryAnswer::Unavailable;
+}
+
+}  // namespace
+
 App::App(Settings settings, std::function<std::int64_t()> now_ms)
     : settings_(std::move(settings)), now_ms_(std::move(now_ms)) {}
 
@@ -39,6 +71,8 @@ std::string App::admin_socket_path() const { return (std::filesystem::path(setti
 void App::start(std::ostream& out) {
   std::filesystem::create_directories(settings_.data_dir);
   store_ = std::make_unique<storage::Store>(storage::Store::Options{settings_.data_dir});
+  committer_ = std::make_unique<storage::GroupCommitter>(*store_);
+  engine_ = std::make_unique<engine::Engine>(*store_, engine_options(settings_, now_ms_));
   admin_ = std::make_unique<api::Admin>(*store_, now_ms_);
 
   api::ServerLimits limits;
@@ -48,16 +82,32 @@ void App::start(std::ostream& out) {
   limits.read_timeout = std::chrono::milliseconds(settings_.api.read_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(settings_.api.idle_timeout_ms);
 
-  api_ = std::make_unique<api::ApiService>(
-      *store_, blocking_.get_executor(),
-      api::ApiOptions{settings_.events.types, settings_.api.public_base_url, now_ms_});
+  api::EngineHooks hooks;
+  hooks.deliveries_created = [this](std::vector<storage::DueKey> keys) { engine_->deliveries_created(std::move(keys)); };
+  hooks.webhook_deleted = [this](const std::string& integration, std::uint64_t seq) {
+    engine_->webhook_deleted(integration, seq);
+  };
+  hooks.retry_delivery = [this](const std::string& integration, const std::string& id) {
+    return to_api(engine_->retry_now(integration, id));
+  };
+  using Surface = api::ApiOptions::Surface;
+  bool own_ingress = !settings_.ingress.listen.empty();
+  api_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
+                                           api::ApiOptions{own_ingress ? Surface::Management : Surface::All,
+                                                           settings_.events.types, settings_.api.public_base_url,
+                                                           now_ms_, hooks});
   admin_service_ = std::make_unique<api::AdminService>(*admin_, blocking_.get_executor());
 
   if (!settings_.api.tls_cert.empty()) tls_.emplace(tls::server_context(settings_.api.tls_cert, settings_.api.tls_key));
   api_server_ = std::make_unique<api::HttpServer>(io_, *api_, limits);
   api_endpoint_ = api_server_->listen_tcp(parse_endpoint(settings_.api.listen, "api.listen"), tls_ ? &*tls_ : nullptr);
-  if (!settings_.ingress.listen.empty())
-    api_server_->listen_tcp(parse_endpoint(settings_.ingress.listen, "ingress.listen"), nullptr);
+  if (own_ingress) {
+    ingress_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
+                                                 api::ApiOptions{Surface::Ingress, settings_.events.types,
+                                                                 settings_.api.public_base_url, now_ms_, hooks});
+    ingress_server_ = std::make_unique<api::HttpServer>(io_, *ingress_, limits);
+    ingress_endpoint_ = ingress_server_->listen_tcp(parse_endpoint(settings_.ingress.listen, "ingress.listen"), nullptr);
+  }
   admin_server_ = std::make_unique<api::HttpServer>(io_, *admin_service_, limits);
   admin_server_->listen_unix(admin_socket_path());
 
@@ -77,6 +127,7 @@ void App::start(std::ostream& out) {
         << "/v2/webhooks/\n"
         << std::endl;
   }
+  engine_->start();
   spdlog::info("hookd {} serving the API on {}{}, admin socket {}", HOOKD_VERSION,
                api_endpoint_.address().to_string() + ":" + std::to_string(api_port()), tls_ ? " (TLS)" : "",
                admin_socket_path());
@@ -90,6 +141,7 @@ void App::run() {
   });
   io_.run();
   blocking_.join();
+  engine_->stop();
   spdlog::info("hookd stopped");
 }
 
@@ -100,23 +152,28 @@ void App::stop() {
 void App::begin_shutdown() {
   if (shutdown_deadline_) return;
   signals_.cancel();
-  if (api_server_) api_server_->stop();
-  if (admin_server_) admin_server_->stop();
+  for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
+    if (server) server->stop();
   // Requests still in flight get until the deadline; then their connections are closed too, and
   // run() returns once the last coroutine has ended.
   shutdown_deadline_.emplace(io_, std::chrono::milliseconds(settings_.shutdown_timeout_ms));
   shutdown_deadline_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     spdlog::warn("shutdown deadline passed with requests in flight; closing them");
-    api_server_->close_all();
-    admin_server_->close_all();
+    for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
+      if (server) server->close_all();
   });
   // The deadline timer must not keep the loop alive once every connection is gone.
   net::co_spawn(
       io_,
       [this]() -> net::awaitable<void> {
         net::steady_timer poll(io_);
-        while ((api_server_ && api_server_->connections() > 0) || (admin_server_ && admin_server_->connections() > 0)) {
+        auto busy = [this] {
+          for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
+            if (server && server->connections() > 0) return true;
+          return false;
+        };
+        while (busy()) {
           poll.expires_after(std::chrono::milliseconds(10));
           co_await poll.async_wait(net::use_awaitable);
         }

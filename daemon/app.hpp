@@ -15,6 +15,8 @@
 #include "api/http_server.hpp"
 #include "api/service.hpp"
 #include "daemon/settings.hpp"
+#include "engine/engine.hpp"
+#include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 
 namespace hookd {
@@ -31,13 +33,16 @@ class App {
   void start(std::ostream& out);
 
   // Serves until stop() or SIGTERM/SIGINT, then lets requests in flight finish (at most
-  // shutdown_timeout_ms) and returns.
+  // shutdown_timeout_ms), lets delivery attempts in flight finish (each bounded by
+  // delivery.timeout_ms) and returns.
   void run();
 
   // Thread-safe.
   void stop();
 
   std::uint16_t api_port() const { return api_endpoint_.port(); }
+  std::uint16_t ingress_port() const { return ingress_endpoint_.port(); }
+  engine::Engine::Stats engine_stats() const { return engine_->stats(); }
   std::string admin_socket_path() const;
 
  private:
@@ -48,15 +53,20 @@ class App {
   net::io_context io_{1};
   net::thread_pool blocking_{4};
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::GroupCommitter> committer_;
+  std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<api::Admin> admin_;
   std::unique_ptr<api::ApiService> api_;
+  std::unique_ptr<api::ApiService> ingress_;  // only with its own listener (ingress.listen)
   std::unique_ptr<api::AdminService> admin_service_;
   std::optional<ssl::context> tls_;
   std::unique_ptr<api::HttpServer> api_server_;
+  std::unique_ptr<api::HttpServer> ingress_server_;
   std::unique_ptr<api::HttpServer> admin_server_;
   net::signal_set signals_{io_, SIGINT, SIGTERM};
   std::optional<net::steady_timer> shutdown_deadline_;
   tcp::endpoint api_endpoint_;
+  tcp::endpoint ingress_endpoint_;
 };
 
 // Parses "HOST:PORT" ("localhost" is 127.0.0.1; IPv6 in brackets). Throws SettingsError.

@@ -1,0 +1,284 @@
+#include "api/events.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "api/body.hpp"
+#include "api/format.hpp"
+#include "api/pagination.hpp"
+#include "signing/crypto.hpp"
+
+namespace hookd::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr FieldKind kEventFields[] = {{"id", FieldKind::Scalar}, {"type", FieldKind::Scalar}, {"data", FieldKind::Object}};
+constexpr FieldKind kBatchFields[] = {{"events", FieldKind::List}};
+
+json::object summary(const storage::Event& e) {
+  return {{"id", e.id}, {"type", e.type}, {"created_at", iso8601(e.created_at_ms)}};
+}
+
+std::string claim_key(const std::string& integration, const std::string& id) { return integration + '\0' + id; }
+
+Response being_published() {
+  return json_response(http::status::conflict,
+                       {{"detail", "An event with this id is being published by another request; retry."}});
+}
+
+}  // namespace
+
+EventsApi::EventsApi(storage::Store& store, std::vector<std::string> event_types, std::function<std::int64_t()> now_ms,
+                     const EngineHooks& hooks)
+    : store_(store), event_types_(std::move(event_types)), now_ms_(std::move(now_ms)), hooks_(hooks) {}
+
+std::optional<EventsApi::Incoming> EventsApi::validate(const json::object& body, FieldErrors& errors) const {
+  Incoming in;
+  if (auto* id = body.if_contains("id")) {
+    if (!id->is_string() || id->get_string().empty() || id->get_string().size() > 255)
+      errors.add("id", "Must be a string of 1 to 255 characters.");
+    else
+      in.id = std::string(id->get_string());
+  }
+  auto* type = body.if_contains("type");
+  if (!type)
+    errors.add("type", "This field is required.");
+  else if (!type->is_string() ||
+           std::find(event_types_.begin(), event_types_.end(), type->get_string()) == event_types_.end())
+    errors.add("type", "\"" + (type->is_string() ? std::string(type->get_string()) : json::serialize(*type)) +
+                           "\" is not a valid choice.");
+  else
+    in.type = std::string(type->get_string());
+  auto* data = body.if_contains("data");
+  if (!data)
+    errors.add("data", "This field is required.");
+  else if (!data->is_object())
+    errors.add("data", "Expected a dictionary of items but got type \"" + std::string(python_type_name(*data)) + "\".");
+  else
+    in.data_json = json::serialize(*data);
+  if (!errors.empty()) return std::nullopt;
+  return in;
+}
+
+storage::Event EventsApi::fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
+                                  std::vector<storage::DueKey>& due) const {
+  std::int64_t now = now_ms_();
+  storage::Event event{integration_id, store_.next_seq(storage::Store::Sequence::Event),
+                       in.id.value_or(signing::uuid4()), std::move(in.type), std::move(in.data_json), now};
+  batch.put_event(event);
+  auto webhooks = store_.list_webhooks(integration_id, 0, std::numeric_limits<std::uint64_t>::max());
+  for (const auto& w : webhooks.items) {
+    if (std::find(w.events.begin(), w.events.end(), event.type) == w.events.end()) continue;
+    storage::Delivery d;
+    d.id = signing::uuid4();
+    d.integration_id = integration_id;
+    d.seq = store_.next_seq(storage::Store::Sequence::Delivery);
+    d.event_seq = event.seq;
+    d.webhook_seq = w.seq;
+    d.next_attempt_ms = now;
+    d.created_at_ms = d.updated_at_ms = now;
+    batch.put_delivery(d);
+    due.push_back(storage::DueKey{d.next_attempt_ms, d.id});
+  }
+  return event;
+}
+
+bool EventsApi::claim(const std::vector<std::string>& keys) {
+  std::lock_guard lock(claims_mutex_);
+  for (const auto& k : keys)
+    if (claims_.contains(k)) return false;
+  claims_.insert(keys.begin(), keys.end());
+  return true;
+}
+
+void EventsApi::release(const std::vector<std::string>& keys) {
+  std::lock_guard lock(claims_mutex_);
+  for (const auto& k : keys) claims_.erase(k);
+}
+
+Response EventsApi::publish(Context& ctx) {
+  auto body = parse_body(ctx.request, kEventFields);
+  if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
+  FieldErrors errors;
+  auto in = validate(std::get<json::object>(body), errors);
+  if (!in) return errors.response();
+
+  std::vector<std::string> claimed;
+  if (in->id) {
+    claimed.push_back(claim_key(ctx.integration_id, *in->id));
+    if (!claim(claimed)) return being_published();
+    if (auto existing = store_.find_event(ctx.integration_id, *in->id)) {
+      release(claimed);
+      return json_response(http::status::ok, summary(*existing));
+    }
+  }
+  storage::Batch batch = store_.batch();
+  std::vector<storage::DueKey> due;
+  storage::Event event = fan_out(ctx.integration_id, std::move(*in), batch, due);
+  ctx.deferred.emplace(std::move(batch));
+  ctx.on_commit = [this, claimed, due = std::move(due)](bool durable) mutable {
+    release(claimed);
+    if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+  };
+  return json_response(http::status::accepted, summary(event));
+}
+
+Response EventsApi::publish_batch(Context& ctx) {
+  auto body = parse_body(ctx.request, kBatchFields);
+  if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
+  const json::object& o = std::get<json::object>(body);
+  FieldErrors top;
+  const json::value* events = o.if_contains("events");
+  if (!events)
+    top.add("events", "This field is required.");
+  else if (!events->is_array())
+    top.add("events", "Expected a list of items but got type \"" + std::string(python_type_name(*events)) + "\".");
+  else if (events->get_array().empty())
+    top.add("events", "This list may not be empty.");
+  else if (events->get_array().size() > kMaxBatch)
+    top.add("events", "Ensure this field has no more than " + std::to_string(kMaxBatch) + " elements.");
+  if (!top.empty()) return top.response();
+
+  // Every item checked; errors as a list with one object per item, as the documented API nests them.
+  std::vector<Incoming> items;
+  json::array item_errors;
+  bool any_error = false;
+  for (const auto& v : events->get_array()) {
+    FieldErrors errors;
+    std::optional<Incoming> in;
+    if (!v.is_object())
+      errors.add("non_field_errors", "Invalid data. Expected a dictionary, but got " + std::string(python_type_name(v)) + ".");
+    else
+      in = validate(v.get_object(), errors);
+    any_error |= !in.has_value();
+    item_errors.push_back(errors.body());
+    if (in) items.push_back(std::move(*in));
+  }
+  if (any_error) return json_response(http::status::bad_request, {{"events", item_errors}});
+
+  std::vector<std::string> claimed;
+  for (const auto& in : items)
+    if (in.id) claimed.push_back(claim_key(ctx.integration_id, *in.id));
+  std::sort(claimed.begin(), claimed.end());
+  claimed.erase(std::unique(claimed.begin(), claimed.end()), claimed.end());
+  if (!claim(claimed)) return being_published();
+
+  storage::Batch batch = store_.batch();
+  std::vector<storage::DueKey> due;
+  std::map<std::string, json::object> by_id;  // events of this request and earlier ones, by publisher id
+  json::array answers;
+  for (auto& in : items) {
+    if (in.id) {
+      if (auto it = by_id.find(*in.id); it != by_id.end()) {  // repeated within the batch: folded
+        answers.push_back(it->second);
+        continue;
+      }
+      if (auto existing = store_.find_event(ctx.integration_id, *in.id)) {
+        answers.push_back(by_id[*in.id] = summary(*existing));
+        continue;
+      }
+    }
+    std::optional<std::string> id = in.id;
+    json::object answer = summary(fan_out(ctx.integration_id, std::move(in), batch, due));
+    if (id) by_id[*id] = answer;
+    answers.push_back(std::move(answer));
+  }
+  if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
+  ctx.on_commit = [this, claimed, due = std::move(due)](bool durable) mutable {
+    release(claimed);
+    if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+  };
+  if (!ctx.deferred) ctx.on_commit(true);  // nothing new: no commit will call it
+  return json_response(http::status::accepted, {{"events", std::move(answers)}});
+}
+
+json::object EventsApi::delivery_json(const storage::Delivery& d, DeliveryView view) const {
+  bool with_attempts = view == DeliveryView::WithAttempts;
+  json::object o;
+  o["id"] = d.id;
+  if (with_attempts) {
+    auto event = store_.find_event_by_seq(d.integration_id, d.event_seq);
+    o["event_id"] = event ? json::value(event->id) : json::value(nullptr);
+    o["event_type"] = event ? json::value(event->type) : json::value(nullptr);
+  }
+  auto webhook = store_.find_webhook_by_seq(d.integration_id, d.webhook_seq);
+  o["webhook_id"] = webhook ? json::value(webhook->id) : json::value(nullptr);
+  o["state"] = std::string(storage::to_string(d.state));
+  if (with_attempts) {
+    json::array attempts;
+    for (const auto& a : store_.list_attempts(d.id))
+      attempts.push_back(json::object{{"number", a.number},
+                                      {"started_at", iso8601(a.started_at_ms)},
+                                      {"duration_ms", a.duration_ms},
+                                      {"status", a.status == 0 ? json::value(nullptr) : json::value(a.status)},
+                                      {"error", a.error.empty() ? json::value(nullptr) : json::value(a.error)},
+                                      {"response", a.response}});
+    o["attempts"] = std::move(attempts);
+  } else {
+    o["attempts"] = d.attempts;
+  }
+  o["next_attempt_at"] = storage::is_active(d.state) ? json::value(iso8601(d.next_attempt_ms)) : json::value(nullptr);
+  o["created_at"] = iso8601(d.created_at_ms);
+  o["updated_at"] = iso8601(d.updated_at_ms);
+  return o;
+}
+
+json::object EventsApi::event_json(const storage::Event& e) const {
+  json::object o = summary(e);
+  boost::system::error_code ec;
+  o["data"] = json::parse(e.data_json, ec);
+  json::array deliveries;
+  for (const auto& d : store_.deliveries_of_event(e.integration_id, e.seq))
+    deliveries.push_back(delivery_json(d, DeliveryView::InEvent));
+  o["deliveries"] = std::move(deliveries);
+  return o;
+}
+
+Response EventsApi::list(Context& ctx) const {
+  auto page = page_request(ctx);
+  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
+  const auto& p = std::get<PageRequest>(page);
+  auto events = store_.list_events(ctx.integration_id, p.offset(), p.page_size);
+  json::array results;
+  for (const auto& e : events.items) results.push_back(event_json(e));
+  return page_response(ctx, p, events.total, std::move(results));
+}
+
+Response EventsApi::retrieve(Context& ctx) const {
+  auto e = store_.find_event(ctx.integration_id, ctx.params.at(0));
+  if (!e) return error_response(ApiError::NotFound);
+  return json_response(http::status::ok, event_json(*e));
+}
+
+Response EventsApi::list_deliveries(Context& ctx) const {
+  auto webhook = store_.find_webhook(ctx.integration_id, ctx.params.at(0));
+  if (!webhook) return error_response(ApiError::NotFound);
+  auto page = page_request(ctx);
+  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
+  const auto& p = std::get<PageRequest>(page);
+  auto deliveries = store_.list_deliveries_of_webhook(ctx.integration_id, webhook->seq, p.offset(), p.page_size);
+  json::array results;
+  for (const auto& d : deliveries.items) results.push_back(delivery_json(d, DeliveryView::WithAttempts));
+  return page_response(ctx, p, deliveries.total, std::move(results));
+}
+
+Response EventsApi::retry_delivery(Context& ctx) const {
+  const std::string& id = ctx.params.at(0);
+  auto d = store_.find_delivery(id);
+  if (!d || d->integration_id != ctx.integration_id) return error_response(ApiError::NotFound);
+  RetryAnswer answer = hooks_.retry_delivery ? hooks_.retry_delivery(ctx.integration_id, id) : RetryAnswer::Unavailable;
+  switch (answer) {
+    case RetryAnswer::Scheduled: return json_response(http::status::accepted, delivery_json(*store_.find_delivery(id), DeliveryView::WithAttempts));
+    case RetryAnswer::NotFound: return error_response(ApiError::NotFound);
+    case RetryAnswer::NotRetryable:
+      return json_response(http::status::conflict,
+                           {{"detail", "Only failed or pending deliveries can be retried; this one is " +
+                                           std::string(storage::to_string(d->state)) + "."}});
+    case RetryAnswer::Unavailable: break;
+  }
+  return error_response(ApiError::Unavailable);
+}
+
+}  // namespace hookd::api

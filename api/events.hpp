@@ -1,0 +1,73 @@
+// Event ingress and inspection (SPEC §4), and the deliveries API (SPEC §5).
+//
+// Publishing fans an event out at accept time: one delivery per webhook of the integration that
+// subscribes to its type at that moment. The event and its deliveries go into one batch that the
+// service group-commits; only then is the publisher answered 202 and the engine told. A publisher's
+// event id is idempotent: publishing it again answers 200 with the first event and fans out nothing.
+#pragma once
+
+#include <boost/json.hpp>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api/errors.hpp"
+#include "api/router.hpp"
+#include "storage/store.hpp"
+
+namespace hookd::api {
+
+enum class RetryAnswer { Scheduled, NotFound, NotRetryable, Unavailable };
+
+// What the API tells the delivery engine, wired by the daemon (the API does not know the engine).
+struct EngineHooks {
+  std::function<void(std::vector<storage::DueKey>)> deliveries_created;
+  std::function<void(const std::string& integration_id, std::uint64_t webhook_seq)> webhook_deleted;
+  std::function<RetryAnswer(const std::string& integration_id, const std::string& delivery_id)> retry_delivery;
+};
+
+class EventsApi {
+ public:
+  static constexpr std::size_t kMaxBatch = 1000;
+
+  EventsApi(storage::Store& store, std::vector<std::string> event_types, std::function<std::int64_t()> now_ms,
+            const EngineHooks& hooks);
+
+  Response publish(Context& ctx);        // POST /v2/events/
+  Response publish_batch(Context& ctx);  // POST /v2/events/batch/
+  Response list(Context& ctx) const;     // GET /v2/events/
+  Response retrieve(Context& ctx) const; // GET /v2/events/{id}/
+
+  Response list_deliveries(Context& ctx) const;  // GET /v2/webhooks/{id}/deliveries/
+  Response retry_delivery(Context& ctx) const;   // POST /v2/deliveries/{id}/retry/
+
+ private:
+  struct Incoming {
+    std::optional<std::string> id;
+    std::string type;
+    std::string data_json;
+  };
+  // One event object checked; nullopt with `errors` filled when it is not valid.
+  std::optional<Incoming> validate(const boost::json::object& body, FieldErrors& errors) const;
+  // Adds the event and its deliveries to `batch`; returns the event and the new due keys.
+  storage::Event fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
+                         std::vector<storage::DueKey>& due) const;
+  // Claims publisher ids for one request; false if another request is publishing one of them.
+  bool claim(const std::vector<std::string>& keys);
+  void release(const std::vector<std::string>& keys);
+  boost::json::object event_json(const storage::Event& event) const;
+  // A delivery as the API shows it: with its attempts listed, or (inside an event) counted.
+  enum class DeliveryView { WithAttempts, InEvent };
+  boost::json::object delivery_json(const storage::Delivery& d, DeliveryView view) const;
+
+  storage::Store& store_;
+  std::vector<std::string> event_types_;
+  std::function<std::int64_t()> now_ms_;
+  const EngineHooks& hooks_;
+  std::mutex claims_mutex_;
+  std::set<std::string, std::less<>> claims_;  // integration '\0' event id, while being published
+};
+
+}  // namespace hookd::api

@@ -1,0 +1,297 @@
+#include "engine/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <ctime>
+#include <future>
+#include <limits>
+#include <random>
+
+#include "signing/signature.hpp"
+
+namespace hookd::engine {
+namespace {
+
+using storage::Delivery;
+using storage::DeliveryState;
+using storage::DueKey;
+
+// A cursor just before every entry due at `due_ms`: delivery ids are printable, so "\x7f" sorts last.
+DueKey before(std::int64_t due_ms) { return DueKey{due_ms - 1, "\x7f"}; }
+
+std::string webhook_key(const Delivery& d) { return d.integration_id + '\0' + std::to_string(d.webhook_seq); }
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::int64_t now_ms) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  std::uint64_t seconds = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec == std::errc() && p == value.data() + value.size()) return seconds * 1000;
+  std::tm tm{};
+  std::string text(value);
+  if (!strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return std::nullopt;
+  std::int64_t at_ms = static_cast<std::int64_t>(timegm(&tm)) * 1000;
+  return at_ms > now_ms ? static_cast<std::uint64_t>(at_ms - now_ms) : 0;
+}
+
+Engine::Engine(storage::Store& store, EngineOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      policy_(options_.retry),
+      client_(io_.get_executor(), options_.client),
+      timer_(io_),
+      wheel_(options_.now_ms()) {
+  if (!options_.random_unit) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    options_.random_unit = [rng] { return std::uniform_real_distribution<double>(0, 1)(*rng); };
+  }
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start() {
+  if (thread_.joinable()) return;
+  net::post(io_, [this] { pump(); });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Engine::stop() {
+  if (!thread_.joinable()) return;
+  net::post(io_, [this] {
+    stopping_ = true;
+    timer_.cancel();
+  });
+  thread_.join();  // run() returns once the attempts in flight have finished
+}
+
+void Engine::deliveries_created(std::vector<DueKey> keys) {
+  net::post(io_, [this, keys = std::move(keys)] {
+    for (const auto& k : keys) schedule(k);
+    pump();
+  });
+}
+
+void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_seq) {
+  net::post(io_, [this, integration_id = std::move(integration_id), webhook_seq] {
+    auto active = store_.list_deliveries_of_webhook(integration_id, webhook_seq, 0,
+                                                    std::numeric_limits<std::uint64_t>::max(), true);
+    if (active.items.empty()) return;
+    storage::Batch batch = store_.batch();
+    for (const auto& d : active.items) {
+      Delivery canceled = d;
+      canceled.state = DeliveryState::Canceled;
+      canceled.updated_at_ms = now();
+      batch.put_delivery(canceled, &d);
+    }
+    write(batch);
+  });
+}
+
+Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const std::string& delivery_id) {
+  if (!thread_.joinable()) return RetryOutcome::Unavailable;
+  std::promise<RetryOutcome> outcome;
+  net::post(io_, [&] {
+    if (stopping_) return outcome.set_value(RetryOutcome::Unavailable);
+    auto d = store_.find_delivery(delivery_id);
+    if (!d || d->integration_id != integration_id) return outcome.set_value(RetryOutcome::NotFound);
+    if (d->state == DeliveryState::Succeeded || d->state == DeliveryState::Canceled)
+      return outcome.set_value(RetryOutcome::NotRetryable);
+    Delivery now_due = *d;
+    now_due.state = DeliveryState::Retrying;
+    now_due.next_attempt_ms = now();
+    now_due.updated_at_ms = now_due.next_attempt_ms;
+    storage::Batch batch = store_.batch();
+    batch.put_delivery(now_due, &*d);
+    if (!store_.write(batch).is_ok()) return outcome.set_value(RetryOutcome::Unavailable);
+    // Queued already for its old time: that entry is skipped as stale when it comes up.
+    scheduled_.erase(delivery_id);
+    schedule(DueKey{now_due.next_attempt_ms, delivery_id});
+    pump();
+    outcome.set_value(RetryOutcome::Scheduled);
+  });
+  return outcome.get_future().get();
+}
+
+Engine::Stats Engine::stats() const {
+  return Stats{stat_in_flight_, stat_in_memory_, stat_attempts_, stat_succeeded_, stat_failed_, stat_retried_};
+}
+
+void Engine::schedule(const DueKey& key) {
+  if (scheduled_.contains(key.delivery_id)) return;
+  if (cursor_ < key) return;  // beyond what is loaded: a later refill finds it in the index
+  if (wheel_.size() + ready_.size() + waiting_count_ < options_.memory_capacity) {
+    scheduled_.insert(key.delivery_id);
+    wheel_.insert(key.due_ms, key);
+  } else {
+    cursor_ = std::min(cursor_, before(key.due_ms));  // no room: leave it to the index
+  }
+}
+
+void Engine::refill(std::int64_t now) {
+  std::size_t held = wheel_.size() + ready_.size() + waiting_count_;
+  if (held >= options_.memory_capacity) return;
+  std::int64_t until = now + options_.horizon.count();
+  if (cursor_.due_ms >= now + options_.horizon.count() / 2) return;  // loaded far enough ahead
+  std::size_t room = options_.memory_capacity - held;
+  auto entries = store_.scan_due(cursor_, until, room);
+  for (const auto& e : entries)
+    if (scheduled_.insert(e.delivery_id).second) wheel_.insert(e.due_ms, e);
+  cursor_ = entries.size() < room ? before(until) : entries.back();
+}
+
+void Engine::pump() {
+  if (stopping_) return;
+  std::int64_t t = now();
+  refill(t);
+  std::vector<DueKey> due;
+  wheel_.advance(t, due);
+  for (auto& k : due) ready_.push_back(std::move(k));
+  while (in_flight_ < options_.max_in_flight && !ready_.empty()) {
+    DueKey k = std::move(ready_.front());
+    ready_.pop_front();
+    start_attempt(k);
+  }
+  stat_in_memory_ = wheel_.size() + ready_.size() + waiting_count_;
+  arm_timer(t);
+}
+
+void Engine::arm_timer(std::int64_t now) {
+  std::int64_t next = now + options_.horizon.count() / 2;  // refill the wheel at least this often
+  if (auto wake = wheel_.next_wakeup_ms()) next = std::min(next, *wake);
+  if (!ready_.empty() && in_flight_ < options_.max_in_flight) next = now;
+  timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - now)));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) pump();
+  });
+}
+
+void Engine::start_attempt(const DueKey& key) {
+  scheduled_.erase(key.delivery_id);
+  // One attempt of a delivery at a time; the one in flight reschedules it when it ends.
+  if (in_flight_ids_.contains(key.delivery_id)) return;
+  auto d = store_.find_delivery(key.delivery_id);
+  // Stale: finished, canceled, or rescheduled (a manual retry) since this entry was loaded.
+  if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) return;
+  std::string wkey = webhook_key(*d);
+  auto& webhook_in_flight = in_flight_per_webhook_[wkey];
+  if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
+    scheduled_.insert(key.delivery_id);
+    waiting_[wkey].push_back(key);  // this webhook is busy; others go on
+    ++waiting_count_;
+    return;
+  }
+  in_flight_ids_.insert(key.delivery_id);
+  ++webhook_in_flight;
+  ++in_flight_;
+  ++stat_in_flight_;
+  net::co_spawn(io_, attempt(std::move(*d), std::move(wkey)), net::detached);
+}
+
+void Engine::finish(const std::string& wkey, const std::string& delivery_id) {
+  --in_flight_;
+  --stat_in_flight_;
+  in_flight_ids_.erase(delivery_id);
+  auto it = in_flight_per_webhook_.find(wkey);
+  if (--it->second == 0) in_flight_per_webhook_.erase(it);
+  if (auto w = waiting_.find(wkey); w != waiting_.end()) {
+    scheduled_.erase(w->second.front().delivery_id);  // start_attempt takes it from here
+    ready_.push_front(std::move(w->second.front()));
+    w->second.pop_front();
+    --waiting_count_;
+    if (w->second.empty()) waiting_.erase(w);
+  }
+  net::post(io_, [this] { pump(); });
+}
+
+void Engine::write(storage::Batch& batch) {
+  // Not synced: losing an attempt's record to a power cut only means the attempt is made again.
+  auto status = store_.write_unsynced(batch);
+  if (!status.is_ok()) spdlog::error("engine: write failed: {}", status.message());
+}
+
+net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
+  std::string id = d.id;
+  std::optional<DueKey> next;
+  try {
+    next = co_await make_attempt(std::move(d));
+  } catch (const std::exception& e) {
+    // The store failed: the delivery keeps its due entry and is attempted again later.
+    spdlog::error("delivery {}: attempt failed inside hookd: {}", id, e.what());
+  }
+  finish(wkey, id);
+  if (next) schedule(*next);
+}
+
+net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
+  Delivery started_as = d;
+  auto webhook = store_.find_webhook_by_seq(d.integration_id, d.webhook_seq);
+  auto event = store_.find_event_by_seq(d.integration_id, d.event_seq);
+  if (!webhook || !event) {  // the webhook was deleted (or its event purged): nothing to deliver
+    d.state = DeliveryState::Canceled;
+    d.updated_at_ms = now();
+    storage::Batch batch = store_.batch();
+    batch.put_delivery(d, &started_as);
+    write(batch);
+    co_return std::nullopt;
+  }
+
+  // The webhook's current url and secret, at every attempt.
+  std::int64_t started_ms = now();
+  std::string_view secrets[] = {webhook->secret_key};
+  auto signature = signing::sign(secrets, d.id, started_ms / 1000, event->data_json);
+  OutgoingRequest request{webhook->url, std::make_shared<const std::string>(std::move(event->data_json)),
+                          {{"Gigapay-Signature", std::move(signature.gigapay_signature)},
+                           {"Webhook-Id", d.id},
+                           {"Webhook-Timestamp", std::to_string(started_ms / 1000)},
+                           {"Webhook-Signature", std::move(signature.webhook_signature)},
+                           {"Webhook-Event", event->type}}};
+  auto steady_start = std::chrono::steady_clock::now();
+  ClientResult result = co_await client_.post(request);
+  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - steady_start);
+  ++stat_attempts_;
+
+  storage::Attempt record{d.attempts + 1,          started_ms,    static_cast<std::uint32_t>(duration.count()),
+                          result.status,           std::string(to_string(result.error)), std::move(result.body_prefix)};
+  if (result.error != ErrorKind::None)
+    spdlog::debug("delivery {} attempt {}: {}", d.id, record.number, result.detail);
+
+  // Re-read: the delivery may have been canceled or manually rescheduled while this was in flight.
+  auto current = store_.find_delivery(d.id);
+  if (!current) current = started_as;
+  d = *current;
+  d.attempts = record.number;
+  d.updated_at_ms = now();
+  bool success = result.error == ErrorKind::None && result.status >= 200 && result.status < 300;
+  std::optional<std::uint64_t> delay;
+  if (current->state == DeliveryState::Canceled) {
+    // stays canceled; the attempt is still recorded
+  } else if (success) {
+    d.state = DeliveryState::Succeeded;
+    ++stat_succeeded_;
+  } else if (current->next_attempt_ms != started_as.next_attempt_ms) {
+    // A manual retry asked for another attempt meanwhile: keep its time.
+  } else {
+    AttemptResult outcome{false, result.status, parse_retry_after(result.retry_after, d.updated_at_ms)};
+    delay = policy_.next_delay_ms(record.number, outcome, options_.random_unit());
+    if (delay) {
+      d.state = DeliveryState::Retrying;
+      d.next_attempt_ms = d.updated_at_ms + static_cast<std::int64_t>(*delay);
+      ++stat_retried_;
+    } else {
+      d.state = DeliveryState::Failed;
+      ++stat_failed_;
+    }
+  }
+  storage::Batch batch = store_.batch();
+  batch.put_attempt(d.id, record);
+  batch.put_delivery(d, &*current);
+  write(batch);
+  if (!storage::is_active(d.state)) co_return std::nullopt;
+  co_return DueKey{d.next_attempt_ms, d.id};
+}
+
+}  // namespace hookd::engine

@@ -1,0 +1,114 @@
+// The delivery engine: schedules deliveries from the due index and makes their attempts.
+//
+// The due index in RocksDB is the source of truth for what is attempted when. The engine keeps
+// what falls due soon (within `horizon`) in a timer wheel, at most `memory_capacity` entries, and
+// a cursor into the index: every entry at or before the cursor is in memory or done; later ones
+// are loaded as time advances. So memory stays bounded however many retries wait, and a restart
+// resumes every active delivery at its time (attempts in flight at a crash are made again:
+// delivery is at-least-once, receivers dedupe by Webhook-Id).
+//
+// All scheduling state lives on the engine's own thread; the public functions post to it. Every
+// change of a delivery after its creation (attempt results, cancellation, manual retry) happens
+// there too, so they never race each other.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/delivery_client.hpp"
+#include "engine/retry_policy.hpp"
+#include "engine/timer_wheel.hpp"
+#include "storage/store.hpp"
+
+namespace hookd::engine {
+
+struct EngineOptions {
+  RetryOptions retry;
+  ClientOptions client;
+  std::size_t max_in_flight = 1024;             // attempts in flight in all
+  std::size_t max_in_flight_per_webhook = 16;   // ... and to one webhook
+  std::size_t memory_capacity = 100'000;        // due entries held in memory at most
+  std::chrono::milliseconds horizon{60'000};    // how far ahead due entries are loaded
+  std::function<std::int64_t()> now_ms;         // wall clock, ms since the Unix epoch (required)
+  std::function<double()> random_unit;          // uniform in [0, 1), for jitter; default: a PRNG
+};
+
+class Engine {
+ public:
+  enum class RetryOutcome { Scheduled, NotFound, NotRetryable, Unavailable };
+
+  struct Stats {
+    std::uint64_t in_flight = 0;
+    std::uint64_t in_memory = 0;   // due entries in the wheel and the ready queues
+    std::uint64_t attempts = 0;
+    std::uint64_t succeeded = 0;
+    std::uint64_t failed = 0;      // deliveries failed for good
+    std::uint64_t retried = 0;     // attempts that scheduled another
+  };
+
+  Engine(storage::Store& store, EngineOptions options);
+  ~Engine();  // stops if running
+
+  // Starts the engine's thread, which loads the due index and begins attempting.
+  void start();
+  // Stops scheduling new attempts, waits for those in flight (each bounded by the client's
+  // timeout) and joins the thread. Deliveries not finished stay in the due index.
+  void stop();
+
+  // Thread-safe. New deliveries were committed with these due-index entries.
+  void deliveries_created(std::vector<storage::DueKey> keys);
+  // Thread-safe. A webhook was deleted: its active deliveries are canceled.
+  void webhook_deleted(std::string integration_id, std::uint64_t webhook_seq);
+  // Thread-safe; blocks until done. Schedules a failed or active delivery of the integration now.
+  RetryOutcome retry_now(const std::string& integration_id, const std::string& delivery_id);
+
+  Stats stats() const;
+
+ private:
+  void pump();
+  void refill(std::int64_t now);
+  void schedule(const storage::DueKey& key);
+  void start_attempt(const storage::DueKey& key);
+  net::awaitable<void> attempt(storage::Delivery delivery, std::string webhook_key);
+  // One attempt and its record; the due key of the next attempt if the delivery is still active.
+  net::awaitable<std::optional<storage::DueKey>> make_attempt(storage::Delivery delivery);
+  void finish(const std::string& webhook_key, const std::string& delivery_id);
+  void arm_timer(std::int64_t now);
+  void write(storage::Batch& batch);
+  std::int64_t now() const { return options_.now_ms(); }
+
+  storage::Store& store_;
+  EngineOptions options_;
+  RetryPolicy policy_;
+  net::io_context io_{1};
+  DeliveryClient client_;
+  net::steady_timer timer_;
+  std::thread thread_;
+  bool stopping_ = false;
+
+  TimerWheel<storage::DueKey> wheel_;
+  storage::DueKey cursor_;                                  // index entries <= this are loaded or done
+  std::unordered_set<std::string> scheduled_;               // ids queued: in the wheel, ready or waiting
+  std::unordered_set<std::string> in_flight_ids_;
+  std::deque<storage::DueKey> ready_;
+  std::unordered_map<std::string, std::deque<storage::DueKey>> waiting_;  // per webhook, over its cap
+  std::size_t waiting_count_ = 0;
+  std::unordered_map<std::string, std::size_t> in_flight_per_webhook_;
+  std::size_t in_flight_ = 0;
+
+  std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_succeeded_{0},
+      stat_failed_{0}, stat_retried_{0};
+};
+
+// The wait a Retry-After header asks for: delta seconds, or an HTTP date relative to `now_ms`.
+std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::int64_t now_ms);
+
+}  // namespace hookd::engine
