@@ -1,4 +1,5 @@
-// A hierarchical timer wheel: items with due times in, due items out, O(1) insert.
+// A hierarchical timer wheel: items with due times in, due items out, O(1) insert. An item never
+// comes out before its due time, and at most one tick after it.
 //
 // Four levels of 64 slots; a level-0 slot spans one tick, a level-k slot 64^k ticks. Advancing
 // across a level boundary cascades the next slot of the level above into finer slots. Items due
@@ -28,6 +29,7 @@ class TimerWheel {
   explicit TimerWheel(std::int64_t start_ms, std::int64_t tick_ms = 10) : tick_ms_(tick_ms), now_tick_(start_ms / tick_ms) {}
 
   // Adds `item`, due at `due_ms`. An item due already comes out of the next advance().
+  // It goes in the slot of the first tick boundary at or after its due time.
   void insert(std::int64_t due_ms, T item) {
     ++size_;
     place(Entry{due_ms, std::move(item)});
@@ -88,7 +90,7 @@ class TimerWheel {
   }
 
   void place(Entry e) {
-    std::int64_t tick = e.due_ms / tick_ms_;
+    std::int64_t tick = (e.due_ms + tick_ms_ - 1) / tick_ms_;  // rounded up: never early
     if (tick <= now_tick_) {
       due_now_.push_back(std::move(e));
       return;

@@ -15,17 +15,18 @@
 
 namespace hookd::test {
 
-// A clock for tests: starts at a fixed time and moves only when told.
+// A clock for tests: real time, plus whatever jumps the test makes (to expire records by the day
+// without waiting a day, while delivery timing still runs in real milliseconds).
 class ManualClock {
  public:
-  std::int64_t now_ms() const { return now_.load(); }
-  void advance_ms(std::int64_t ms) { now_ += ms; }
+  std::int64_t now_ms() const { return system_now_ms() + offset_.load(); }
+  void advance_ms(std::int64_t ms) { offset_ += ms; }
   std::function<std::int64_t()> function() {
     return [this] { return now_ms(); };
   }
 
  private:
-  std::atomic<std::int64_t> now_{1'790'000'000'000};
+  std::atomic<std::int64_t> offset_{0};
 };
 
 class TestDaemon {
@@ -51,6 +52,7 @@ class TestDaemon {
   ApiClient client(std::optional<std::string> ca_file = std::nullopt) const {
     return ApiClient(port_, key_, integration_, std::move(ca_file));
   }
+  App& app() { return *app_; }
 
  private:
   TempDir dir_;

@@ -1,0 +1,414 @@
+// Delivery end to end: a real daemon publishes to real receivers on loopback, over HTTP and HTTPS.
+// Retry schedules are set to milliseconds so that every retry test runs fast.
+#include <gtest/gtest.h>
+
+#include "signing/crypto.hpp"
+#include "tests/support/daemon.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/receiver.hpp"
+
+namespace hookd::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+void fast_local(Settings& s) {
+  s.delivery.allow_private_targets = true;
+  s.delivery.timeout_ms = 2000;
+  s.retry.schedule_ms = {20};
+}
+
+json::value webhook(const std::string& id, const std::string& url, json::array events, std::string secret = "") {
+  json::object o{{"id", id}, {"url", url}, {"events", std::move(events)}};
+  if (!secret.empty()) o["secret_key"] = secret;
+  return o;
+}
+
+json::value event(const std::string& type, json::object data, std::string id = "") {
+  json::object o{{"type", type}, {"data", std::move(data)}};
+  if (!id.empty()) o["id"] = id;
+  return o;
+}
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  explicit DeliveryTest(std::function<void(Settings&)> customize = fast_local) : daemon(std::move(customize)) {}
+
+  // The only delivery of event `event_id`, once it reached `state`.
+  json::object wait_for_state(const std::string& event_id, const std::string& state) {
+    json::object last;
+    bool reached = wait_until([&] {
+      auto res = api.get("/v2/events/" + event_id + "/");
+      if (res.status != 200) return false;
+      json::value body = res.json();
+      const auto& deliveries = body.at("deliveries").as_array();
+      if (deliveries.empty()) return false;
+      last = deliveries.at(0).as_object();
+      return last.at("state").as_string() == state;
+    });
+    EXPECT_TRUE(reached) << event_id << " never reached " << state << ": " << json::serialize(last);
+    return last;
+  }
+  json::array attempts_of(const std::string& webhook_id) {
+    return api.get("/v2/webhooks/" + webhook_id + "/deliveries/").json().at("results").at(0).at("attempts").as_array();
+  }
+
+  TestDaemon daemon;
+  ApiClient api = daemon.client();
+};
+
+TEST_F(DeliveryTest, PublishAnswers202OnceAndIsIdempotentById) {
+  auto first = api.post("/v2/events/", event("Payout.created", {{"id", "p1"}}, "evt-1"));
+  ASSERT_EQ(first.status, 202) << first.body;
+  auto o = first.json().as_object();
+  EXPECT_EQ(o["id"], "evt-1");
+  EXPECT_EQ(o["type"], "Payout.created");
+  EXPECT_TRUE(o["created_at"].is_string());
+  auto again = api.post("/v2/events/", event("Payout.created", {{"id", "other"}}, "evt-1"));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.json(), first.json());
+  EXPECT_EQ(api.get("/v2/events/").json().at("count"), 1);
+  auto generated = api.post("/v2/events/", event("Payout.created", {}));
+  EXPECT_EQ(generated.status, 202);
+  EXPECT_EQ(generated.json().at("id").as_string().size(), 36u);
+}
+
+TEST_F(DeliveryTest, PublishValidation) {
+  auto bad = api.post("/v2/events/", json::object{{"type", "Nope.x"}, {"data", "x"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json(), (json::object{{"type", {"\"Nope.x\" is not a valid choice."}},
+                                      {"data", {"Expected a dictionary of items but got type \"str\"."}}}));
+  EXPECT_EQ(api.post("/v2/events/", json::object{}).json(),
+            (json::object{{"type", {"This field is required."}}, {"data", {"This field is required."}}}));
+  auto batch = api.post("/v2/events/batch/", json::object{{"events", {event("Payout.created", {}), json::object{{"type", "X"}}}}});
+  EXPECT_EQ(batch.status, 400);
+  EXPECT_EQ(batch.json().at("events").at(0), json::object{});
+  EXPECT_TRUE(batch.json().at("events").at(1).as_object().contains("type"));
+  json::array many;
+  for (int i = 0; i < 1001; ++i) many.push_back(event("Payout.created", {}));
+  EXPECT_EQ(api.post("/v2/events/batch/", json::object{{"events", many}}).status, 400);
+  EXPECT_EQ(api.get("/v2/events/").json().at("count"), 0);  // nothing of a refused request was stored
+}
+
+TEST_F(DeliveryTest, PublishNeedsThePublishScope) {
+  auto r = run_hookd({"key", "create", "--data-dir", daemon.data_dir(), "--integration", daemon.integration(), "--scope", "manage"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ApiClient manager(daemon.port(), std::string(json::parse(r.out).at("key").as_string()), daemon.integration());
+  EXPECT_EQ(manager.post("/v2/events/", event("Payout.created", {})).status, 403);
+  r = run_hookd({"key", "create", "--data-dir", daemon.data_dir(), "--integration", daemon.integration(), "--scope", "publish"});
+  ApiClient publisher(daemon.port(), std::string(json::parse(r.out).at("key").as_string()), daemon.integration());
+  EXPECT_EQ(publisher.post("/v2/events/", event("Payout.created", {})).status, 202);
+  EXPECT_EQ(publisher.get("/v2/events/").status, 403);  // reading events is management
+}
+
+TEST_F(DeliveryTest, FanOutReachesExactlyTheSubscribedWebhooksOfEachIntegration) {
+  Receiver payouts, invoices_and_payouts, other_integration;
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w1", payouts.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w2", invoices_and_payouts.url(), {"Invoice.paid", "Payout.created"})).status, 201);
+  ASSERT_EQ(run_hookd({"integration", "create", "--data-dir", daemon.data_dir(), "--name", "B", "--id", "b"}).exit_code, 0);
+  auto key = json::parse(run_hookd({"key", "create", "--data-dir", daemon.data_dir(), "--integration", "b"}).out);
+  ApiClient b(daemon.port(), std::string(key.at("key").as_string()), "b");
+  ASSERT_EQ(b.post("/v2/webhooks/", webhook("w1", other_integration.url(), {"Payout.created"})).status, 201);
+
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {{"n", 1}})).status, 202);
+  ASSERT_EQ(api.post("/v2/events/batch/", json::object{{"events", {event("Invoice.paid", {{"n", 2}}),
+                                                                   event("Employee.created", {{"n", 3}})}}}).status, 202);
+  ASSERT_EQ(b.post("/v2/events/", event("Payout.created", {{"n", 4}})).status, 202);
+
+  ASSERT_TRUE(payouts.wait_for(1));
+  ASSERT_TRUE(invoices_and_payouts.wait_for(2));
+  ASSERT_TRUE(other_integration.wait_for(1));
+  // Whatever else was due has been attempted once each of these arrived; nothing more comes.
+  auto all_done = [&] {
+    for (auto res : {api.get("/v2/events/"), b.get("/v2/events/")}) {
+      json::value body = res.json();
+      for (const auto& e : body.at("results").as_array())
+        for (const auto& d : e.at("deliveries").as_array())
+          if (d.at("state") != "succeeded") return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(wait_until(all_done));
+  EXPECT_EQ(payouts.count(), 1u);
+  EXPECT_EQ(payouts.requests()[0].body, R"({"n":1})");
+  EXPECT_EQ(payouts.requests()[0].header("webhook-event"), "Payout.created");
+  std::multiset<std::string> got;
+  for (const auto& r : invoices_and_payouts.requests()) got.insert(r.header("webhook-event"));
+  EXPECT_EQ(got, (std::multiset<std::string>{"Invoice.paid", "Payout.created"}));
+  EXPECT_EQ(other_integration.count(), 1u);
+  EXPECT_EQ(other_integration.requests()[0].body, R"({"n":4})");
+  // Employee.created had no subscriber: the event exists with no deliveries.
+  auto events = api.get("/v2/events/").json().at("results").as_array();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_TRUE(events[2].at("deliveries").as_array().empty());
+}
+
+TEST_F(DeliveryTest, BodyAndBothSignaturesVerifyWithOpenSsl) {
+  Receiver receiver;
+  const std::string secret = "c1329a085d65f7757838df5920fdcc9a";
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url("/in?x=1"), {"Payout.created"}, secret)).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {{"id", "p1"}, {"amount", "100.00"}}, "evt")).status, 202);
+  ASSERT_TRUE(receiver.wait_for(1));
+  auto r = receiver.requests()[0];
+  auto delivery = wait_for_state("evt", "succeeded");
+
+  EXPECT_EQ(r.target, "/in?x=1");
+  EXPECT_EQ(r.body, R"({"id":"p1","amount":"100.00"})");
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(r.header("user-agent"), "hookd/" HOOKD_VERSION);
+  EXPECT_EQ(r.header("webhook-id"), delivery.at("id").as_string());
+  std::string t = r.header("webhook-timestamp");
+  EXPECT_NEAR(std::stoll(t), system_now_ms() / 1000, 60);
+  // Recomputed with OpenSSL's one-shot HMAC, apart from the signing code under test.
+  EXPECT_EQ(r.header("gigapay-signature"), "t=" + t + ",v1=" + signing::hex(signing::hmac_sha256(secret, t + "." + r.body)));
+  EXPECT_EQ(r.header("webhook-signature"),
+            "v1," + signing::base64(signing::hmac_sha256(secret, r.header("webhook-id") + "." + t + "." + r.body)));
+}
+
+TEST_F(DeliveryTest, FailingNTimesThenSucceedingTakesNPlusOneAttemptsAtTheScheduledSpacing) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) { return Reply{i < 3 ? 500 : 200, 0ms, "try " + std::to_string(i), {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  wait_for_state("evt", "succeeded");
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 4u);
+  for (std::size_t i = 1; i < got.size(); ++i) EXPECT_GE(got[i].at - got[i - 1].at, 20ms) << "attempt " << i + 1;
+  for (const auto& r : got) EXPECT_EQ(r.header("webhook-id"), got[0].header("webhook-id"));  // one delivery
+  auto attempts = attempts_of("w");
+  ASSERT_EQ(attempts.size(), 4u);
+  EXPECT_EQ(attempts[0].at("status"), 500);
+  EXPECT_EQ(attempts[0].at("response"), "try 0");
+  EXPECT_EQ(attempts[3].at("status"), 200);
+  EXPECT_EQ(attempts[3].at("number"), 4);
+}
+
+class ScheduledDeliveryTest : public DeliveryTest {
+ protected:
+  ScheduledDeliveryTest() : DeliveryTest([](Settings& s) {
+    fast_local(s);
+    s.retry.schedule_ms = {60, 120, 180};
+  }) {}
+};
+
+// Retries wait a minute: whatever a test does between attempts happens before the next one.
+class SlowRetryDeliveryTest : public DeliveryTest {
+ protected:
+  SlowRetryDeliveryTest() : DeliveryTest([](Settings& s) {
+    fast_local(s);
+    s.retry.schedule_ms = {60'000};
+  }) {}
+};
+
+TEST_F(ScheduledDeliveryTest, SpacingFollowsTheSchedule) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) { return Reply{i < 3 ? 503 : 200, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  wait_for_state("evt", "succeeded");
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 4u);
+  std::vector<std::chrono::milliseconds> waits = {60ms, 120ms, 180ms};
+  for (std::size_t i = 1; i < got.size(); ++i) {
+    auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(got[i].at - got[i - 1].at);
+    EXPECT_GE(gap, waits[i - 1]) << "attempt " << i + 1;
+    EXPECT_LT(gap, waits[i - 1] + 1000ms) << "attempt " << i + 1;
+  }
+}
+
+TEST_F(DeliveryTest, AlwaysFailingReceiverSeesExactlyTenAttemptsThenTheDeliveryFails) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t) { return Reply{500, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  auto d = wait_for_state("evt", "failed");
+  EXPECT_EQ(d.at("attempts"), 10);
+  EXPECT_TRUE(d.at("next_attempt_at").is_null());
+  EXPECT_EQ(receiver.count(), 10u);
+  EXPECT_EQ(attempts_of("w").size(), 10u);
+}
+
+TEST_F(DeliveryTest, GoneEndsTheDeliveryAtOnce) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t) { return Reply{410, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  auto d = wait_for_state("evt", "failed");
+  EXPECT_EQ(d.at("attempts"), 1);
+  EXPECT_EQ(receiver.count(), 1u);
+}
+
+TEST_F(DeliveryTest, RetryAfterIsHonoured) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) {
+    return i == 0 ? Reply{429, 0ms, "", {{"Retry-After", "1"}}} : Reply{200, 0ms, "", {}};
+  });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  wait_for_state("evt", "succeeded");
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_GE(got[1].at - got[0].at, 1000ms);  // not the 20 ms of the schedule
+}
+
+TEST_F(DeliveryTest, RedirectsTimeoutsRefusedConnectionsAndBadCertificatesFailAttempts) {
+  Receiver redirect;
+  redirect.script([&](const auto&, std::size_t) { return Reply{302, 0ms, "", {{"Location", "http://127.0.0.1:1/"}}}; });
+  Receiver stall;
+  stall.script([](const auto&, std::size_t) { return Reply{200, 2500ms, "", {}}; });
+  TempDir certs;
+  Receiver wrong_host(make_tls_files(certs.str(), {"other.example"}, {}));
+  std::uint16_t closed_port;
+  {
+    net::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    closed_port = a.local_endpoint().port();
+  }
+  struct Case {
+    std::string id, url, error;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {"redirect", redirect.url(), "", 302},
+      {"stall", stall.url(), "timeout", 0},
+      {"refused", "http://127.0.0.1:" + std::to_string(closed_port) + "/", "connect", 0},
+      {"tls", wrong_host.url(), "tls", 0},
+  };
+  for (const auto& c : cases)
+    ASSERT_EQ(api.post("/v2/webhooks/", webhook(c.id, c.url, {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  for (const auto& c : cases) {
+    ASSERT_TRUE(wait_until([&] { return !attempts_of(c.id).empty(); })) << c.id;
+    auto first = attempts_of(c.id).at(0);
+    EXPECT_EQ(first.at("status").is_null() ? 0 : first.at("status").as_int64(), c.status) << c.id;
+    EXPECT_EQ(first.at("error").is_null() ? "" : std::string(first.at("error").as_string()), c.error) << c.id;
+  }
+}
+
+TEST_F(SlowRetryDeliveryTest, DeletingAWebhookCancelsItsDeliveries) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t) { return Reply{500, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  ASSERT_TRUE(receiver.wait_for(1));
+  ASSERT_EQ(api.del("/v2/webhooks/w/").status, 204);
+  auto d = wait_for_state("evt", "canceled");
+  EXPECT_TRUE(d.at("webhook_id").is_null());
+  EXPECT_TRUE(d.at("next_attempt_at").is_null());
+  // A manual retry cannot bring it back, and a new event reaches nobody.
+  EXPECT_EQ(api.post("/v2/deliveries/" + std::string(d.at("id").as_string()) + "/retry/", json::object{}).status, 409);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt2")).status, 202);
+  EXPECT_TRUE(api.get("/v2/events/evt2/").json().at("deliveries").as_array().empty());
+  EXPECT_EQ(receiver.count(), 1u);
+}
+
+TEST_F(SlowRetryDeliveryTest, ChangingTheSecretChangesTheNextAttemptsSignature) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) { return Reply{i == 0 ? 500 : 200, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"}, "old-secret")).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  ASSERT_TRUE(receiver.wait_for(1));
+  ASSERT_EQ(api.patch("/v2/webhooks/w/", {{"secret_key", "new-secret"}}).status, 200);
+  ASSERT_EQ(api.post("/v2/deliveries/" + std::string(wait_for_state("evt", "retrying").at("id").as_string()) + "/retry/", json::object{}).status, 202);
+  wait_for_state("evt", "succeeded");
+  auto got = receiver.requests();
+  ASSERT_EQ(got.size(), 2u);
+  auto verify = [](const ReceivedRequest& r, const std::string& secret) {
+    std::string t = r.header("webhook-timestamp");
+    return r.header("gigapay-signature") == "t=" + t + ",v1=" + signing::hex(signing::hmac_sha256(secret, t + "." + r.body));
+  };
+  EXPECT_TRUE(verify(got[0], "old-secret"));
+  EXPECT_TRUE(verify(got.back(), "new-secret"));
+  EXPECT_FALSE(verify(got.back(), "old-secret"));
+}
+
+TEST_F(DeliveryTest, ManualRetryOfAFailedDelivery) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) { return Reply{i == 0 ? 410 : 200, 0ms, "", {}}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  std::string id(wait_for_state("evt", "failed").at("id").as_string());
+  auto retried = api.post("/v2/deliveries/" + id + "/retry/", json::object{});
+  EXPECT_EQ(retried.status, 202) << retried.body;
+  wait_for_state("evt", "succeeded");
+  EXPECT_EQ(receiver.count(), 2u);
+  auto again = api.post("/v2/deliveries/" + id + "/retry/", json::object{});
+  EXPECT_EQ(again.status, 409);  // succeeded already
+  EXPECT_EQ(api.post("/v2/deliveries/no-such/retry/", json::object{}).status, 404);
+}
+
+TEST(DeliveryPolicy, PrivateTargetsAreRefusedByDefault) {
+  TestDaemon daemon([](Settings& s) { s.retry.schedule_ms = {20}; s.retry.max_attempts = 2; });
+  ApiClient api = daemon.client();
+  Receiver receiver;
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  ASSERT_TRUE(wait_until([&] {
+    auto d = api.get("/v2/events/evt/").json().at("deliveries").at(0);
+    return d.at("state") == "failed";
+  }));
+  auto attempts = api.get("/v2/webhooks/w/deliveries/").json().at("results").at(0).at("attempts");
+  EXPECT_EQ(attempts.at(0).at("error"), "refused_address");
+  EXPECT_EQ(receiver.count(), 0u);
+}
+
+TEST(DeliveryTls, HttpsReceiverWithTheConfiguredCa) {
+  TempDir certs;
+  auto files = make_tls_files(certs.str());
+  Receiver receiver(files);
+  TestDaemon daemon([&](Settings& s) {
+    fast_local(s);
+    s.delivery.ca_file = files.ca_cert;
+  });
+  ApiClient api = daemon.client();
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {{"secure", true}}, "evt")).status, 202);
+  ASSERT_TRUE(receiver.wait_for(1));
+  EXPECT_EQ(receiver.requests()[0].body, R"({"secure":true})");
+}
+
+TEST(DeliveryRecovery, ADaemonStoppedMidwayFinishesEveryDeliveryAfterARestart) {
+  Receiver receiver;
+  std::atomic<bool> healthy{false};
+  receiver.script([&](const auto&, std::size_t) { return Reply{healthy ? 200 : 503, 0ms, "", {}}; });
+  TestDaemon daemon([](Settings& s) {
+    fast_local(s);
+    s.retry.schedule_ms = {200};
+    s.retry.max_attempts = 1000;
+  });
+  ApiClient api = daemon.client();
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  json::array batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(event("Payout.created", {{"n", i}}, "evt-" + std::to_string(i)));
+  ASSERT_EQ(api.post("/v2/events/batch/", json::object{{"events", batch}}).status, 202);
+  ASSERT_TRUE(receiver.wait_for(20));  // every delivery failed once
+  daemon.stop();
+  healthy = true;
+  daemon.start();
+  ApiClient after = daemon.client();
+  ASSERT_TRUE(wait_until([&] {
+    auto events = after.get("/v2/events/").json().at("results").as_array();
+    return std::all_of(events.begin(), events.end(), [](const json::value& e) {
+      return e.at("deliveries").at(0).at("state") == "succeeded";
+    });
+  }));
+  std::set<std::string> bodies;
+  for (const auto& r : receiver.requests()) bodies.insert(r.body);
+  EXPECT_EQ(bodies.size(), 20u);
+}
+
+TEST(DeliveryIngress, AnIngressOnlyListenerServesIngressAlone) {
+  TestDaemon daemon([](Settings& s) { s.ingress.listen = "127.0.0.1:0"; });
+  std::uint16_t ingress = daemon.app().ingress_port();
+  ASSERT_NE(ingress, 0);
+  ApiClient publish(ingress, daemon.key(), daemon.integration());
+  EXPECT_EQ(publish.post("/v2/events/", event("Payout.created", {})).status, 202);
+  EXPECT_EQ(publish.get("/v2/webhooks/").status, 404);  // management is not served there
+  ApiClient api = daemon.client();
+  EXPECT_EQ(api.post("/v2/events/", event("Payout.created", {})).status, 405);  // nor ingress here
+  EXPECT_EQ(api.get("/v2/events/").json().at("count"), 1);
+}
+
+}  // namespace
+}  // namespace hookd::test
