@@ -120,6 +120,7 @@ Response EventsApi::publish(Context& ctx) {
   ctx.deferred.emplace(std::move(batch));
   ctx.on_commit = [this, claimed, due = std::move(due)](bool durable) mutable {
     release(claimed);
+    if (durable) ++accepted_;
     if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
   };
   return json_response(http::status::accepted, summary(event));
@@ -169,6 +170,7 @@ Response EventsApi::publish_batch(Context& ctx) {
   std::vector<storage::DueKey> due;
   std::map<std::string, json::object> by_id;  // events of this request and earlier ones, by publisher id
   json::array answers;
+  std::uint64_t fresh = 0;
   for (auto& in : items) {
     if (in.id) {
       if (auto it = by_id.find(*in.id); it != by_id.end()) {  // repeated within the batch: folded
@@ -181,13 +183,15 @@ Response EventsApi::publish_batch(Context& ctx) {
       }
     }
     std::optional<std::string> id = in.id;
+    ++fresh;
     json::object answer = summary(fan_out(ctx.integration_id, std::move(in), batch, due));
     if (id) by_id[*id] = answer;
     answers.push_back(std::move(answer));
   }
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, due = std::move(due)](bool durable) mutable {
+  ctx.on_commit = [this, claimed, fresh, due = std::move(due)](bool durable) mutable {
     release(claimed);
+    if (durable) accepted_ += fresh;
     if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
   };
   if (!ctx.deferred) ctx.on_commit(true);  // nothing new: no commit will call it

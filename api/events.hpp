@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -41,6 +42,9 @@ class EventsApi {
   Response retrieve(Context& ctx) const; // GET /v2/events/{id}/
 
   Response list_deliveries(Context& ctx) const;  // GET /v2/webhooks/{id}/deliveries/
+
+  // Events made durable by this API since start (repeats of a published id not counted).
+  std::uint64_t accepted() const { return accepted_; }
   Response retry_delivery(Context& ctx) const;   // POST /v2/deliveries/{id}/retry/
 
  private:
@@ -68,6 +72,7 @@ class EventsApi {
   const EngineHooks& hooks_;
   std::mutex claims_mutex_;
   std::set<std::string, std::less<>> claims_;  // integration '\0' event id, while being published
+  std::atomic<std::uint64_t> accepted_{0};
 };
 
 }  // namespace hookd::api

@@ -48,11 +48,20 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
       events_(store_, options_.event_types, options_.now_ms, options_.engine),
       idempotency_(store_) {
   using v = http::verb;
-  auto health = [](std::string status) {
-    return [status](Context&) { return json_response(http::status::ok, {{"status", status}}); };
-  };
-  router_.add(v::get, "/healthz", health("ok"));
-  router_.add(v::get, "/readyz", health("ready"));
+  router_.add(v::get, "/healthz", [](Context&) { return json_response(http::status::ok, {{"status", "ok"}}); });
+  router_.add(v::get, "/readyz", [this](Context&) {
+    // Ready once the store is open (it is, or nothing would listen) and the scheduler has loaded.
+    if (options_.ready && !options_.ready())
+      return json_response(http::status::service_unavailable, {{"status", "starting"}});
+    return json_response(http::status::ok, {{"status", "ready"}});
+  });
+  if (options_.metrics)
+    router_.add(v::get, "/metrics", [this](Context&) {
+      Response res{http::status::ok, 11};
+      res.set(http::field::content_type, "text/plain; version=0.0.4");
+      res.body() = options_.metrics();
+      return res;
+    });
 
   using Surface = ApiOptions::Surface;
   if (options_.surface != Surface::Ingress) {

@@ -33,6 +33,8 @@ struct ApiOptions {
   std::string public_base_url;            // scheme://host[:port] for absolute URLs; empty: from Host
   std::function<std::int64_t()> now_ms;   // the clock, milliseconds since the Unix epoch
   EngineHooks engine;                     // what the API tells the delivery engine
+  std::function<bool()> ready;            // /readyz answers 200 once this holds; unset: always
+  std::function<std::string()> metrics;   // the Prometheus text for /metrics; unset: not served
 };
 
 class ApiService final : public RequestHandler {
@@ -41,6 +43,8 @@ class ApiService final : public RequestHandler {
              ApiOptions options);
 
   net::awaitable<Response> handle(Request request, RequestInfo info) override;
+
+  std::uint64_t events_accepted() const { return events_.accepted(); }
 
  private:
   // A handler's answer, with the batch it left for the group committer, if any.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "daemon/metrics.hpp"
 #include "net/tls.hpp"
 
 namespace hookd {
@@ -92,10 +93,18 @@ void App::start(std::ostream& out) {
   };
   using Surface = api::ApiOptions::Surface;
   bool own_ingress = !settings_.ingress.listen.empty();
+  auto ready = [this] { return engine_->stats().loaded; };
+  auto metrics = [this] {
+    MetricsSnapshot m;
+    m.events_accepted = api_->events_accepted() + (ingress_ ? ingress_->events_accepted() : 0);
+    m.engine = engine_->stats();
+    m.store = store_->stats();
+    return render_metrics(m);
+  };
   api_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
                                            api::ApiOptions{own_ingress ? Surface::Management : Surface::All,
                                                            settings_.events.types, settings_.api.public_base_url,
-                                                           now_ms_, hooks});
+                                                           now_ms_, hooks, ready, metrics});
   admin_service_ = std::make_unique<api::AdminService>(*admin_, blocking_.get_executor());
 
   if (!settings_.api.tls_cert.empty()) tls_.emplace(tls::server_context(settings_.api.tls_cert, settings_.api.tls_key));
@@ -104,7 +113,8 @@ void App::start(std::ostream& out) {
   if (own_ingress) {
     ingress_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
                                                  api::ApiOptions{Surface::Ingress, settings_.events.types,
-                                                                 settings_.api.public_base_url, now_ms_, hooks});
+                                                                 settings_.api.public_base_url, now_ms_, hooks, ready,
+                                                                 nullptr});
     ingress_server_ = std::make_unique<api::HttpServer>(io_, *ingress_, limits);
     ingress_endpoint_ = ingress_server_->listen_tcp(parse_endpoint(settings_.ingress.listen, "ingress.listen"), nullptr);
   }

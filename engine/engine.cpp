@@ -88,6 +88,7 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
       batch.put_delivery(canceled, &d);
     }
     write(batch);
+    stat_canceled_ += active.items.size();
   });
 }
 
@@ -117,7 +118,19 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
 }
 
 Engine::Stats Engine::stats() const {
-  return Stats{stat_in_flight_, stat_in_memory_, stat_attempts_, stat_succeeded_, stat_failed_, stat_retried_};
+  Stats s;
+  s.in_flight = stat_in_flight_;
+  s.in_memory = stat_in_memory_;
+  s.attempts = stat_attempts_;
+  s.attempts_failed = stat_attempts_failed_;
+  s.succeeded = stat_succeeded_;
+  s.failed = stat_failed_;
+  s.canceled = stat_canceled_;
+  s.retried = stat_retried_;
+  for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) s.latency_buckets[i] = stat_latency_[i];
+  s.latency_sum_ms = stat_latency_sum_ms_;
+  s.loaded = loaded_;
+  return s;
 }
 
 void Engine::schedule(const DueKey& key) {
@@ -133,7 +146,10 @@ void Engine::schedule(const DueKey& key) {
 
 void Engine::refill(std::int64_t now) {
   std::size_t held = wheel_.size() + ready_.size() + waiting_count_;
-  if (held >= options_.memory_capacity) return;
+  if (held >= options_.memory_capacity) {
+    loaded_ = true;  // memory is full of what is due first: the rest waits on disk by design
+    return;
+  }
   std::int64_t until = now + options_.horizon.count();
   if (cursor_.due_ms >= now + options_.horizon.count() / 2) return;  // loaded far enough ahead
   std::size_t room = options_.memory_capacity - held;
@@ -141,6 +157,7 @@ void Engine::refill(std::int64_t now) {
   for (const auto& e : entries)
     if (scheduled_.insert(e.delivery_id).second) wheel_.insert(e.due_ms, e);
   cursor_ = entries.size() < room ? before(until) : entries.back();
+  loaded_ = true;
 }
 
 void Engine::pump() {
@@ -236,6 +253,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
     storage::Batch batch = store_.batch();
     batch.put_delivery(d, &started_as);
     write(batch);
+    ++stat_canceled_;
     co_return std::nullopt;
   }
 
@@ -253,6 +271,11 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   ClientResult result = co_await client_.post(request);
   auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - steady_start);
   ++stat_attempts_;
+  auto ms = static_cast<std::uint32_t>(duration.count());
+  std::size_t bucket = 0;
+  while (bucket < kLatencyBucketsMs.size() && ms > kLatencyBucketsMs[bucket]) ++bucket;
+  ++stat_latency_[bucket];
+  stat_latency_sum_ms_ += ms;
 
   storage::Attempt record{d.attempts + 1,          started_ms,    static_cast<std::uint32_t>(duration.count()),
                           result.status,           std::string(to_string(result.error)), std::move(result.body_prefix)};
@@ -266,6 +289,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   d.attempts = record.number;
   d.updated_at_ms = now();
   bool success = result.error == ErrorKind::None && result.status >= 200 && result.status < 300;
+  if (!success) ++stat_attempts_failed_;
   std::optional<std::uint64_t> delay;
   if (current->state == DeliveryState::Canceled) {
     // stays canceled; the attempt is still recorded

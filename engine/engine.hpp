@@ -12,6 +12,7 @@
 // there too, so they never race each other.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -45,13 +46,21 @@ class Engine {
  public:
   enum class RetryOutcome { Scheduled, NotFound, NotRetryable, Unavailable };
 
+  // Upper bounds (ms) of the attempt latency histogram's buckets; one more bucket takes the rest.
+  static constexpr std::array<std::uint32_t, 11> kLatencyBucketsMs = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
   struct Stats {
     std::uint64_t in_flight = 0;
     std::uint64_t in_memory = 0;   // due entries in the wheel and the ready queues
     std::uint64_t attempts = 0;
-    std::uint64_t succeeded = 0;
+    std::uint64_t attempts_failed = 0;  // attempts without a 2xx
+    std::uint64_t succeeded = 0;   // deliveries
     std::uint64_t failed = 0;      // deliveries failed for good
+    std::uint64_t canceled = 0;    // deliveries canceled
     std::uint64_t retried = 0;     // attempts that scheduled another
+    std::array<std::uint64_t, kLatencyBucketsMs.size() + 1> latency_buckets{};  // per bucket, not cumulative
+    std::uint64_t latency_sum_ms = 0;
+    bool loaded = false;           // the due index has been read once since start
   };
 
   Engine(storage::Store& store, EngineOptions options);
@@ -104,8 +113,10 @@ class Engine {
   std::unordered_map<std::string, std::size_t> in_flight_per_webhook_;
   std::size_t in_flight_ = 0;
 
-  std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_succeeded_{0},
-      stat_failed_{0}, stat_retried_{0};
+  std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_attempts_failed_{0},
+      stat_succeeded_{0}, stat_failed_{0}, stat_canceled_{0}, stat_retried_{0}, stat_latency_sum_ms_{0};
+  std::array<std::atomic<std::uint64_t>, kLatencyBucketsMs.size() + 1> stat_latency_{};
+  std::atomic<bool> loaded_{false};
 };
 
 // The wait a Retry-After header asks for: delta seconds, or an HTTP date relative to `now_ms`.

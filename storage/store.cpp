@@ -373,6 +373,20 @@ std::uint64_t Store::count_due() const {
   return n;
 }
 
+StoreStats Store::stats() const {
+  auto property = [&](const std::string& name, rocksdb::ColumnFamilyHandle* cf = nullptr) {
+    std::uint64_t v = 0;
+    if (cf ? db_->GetIntProperty(cf, name, &v) : db_->GetAggregatedIntProperty(name, &v)) return v;
+    return std::uint64_t{0};
+  };
+  StoreStats s;
+  s.due_entries = property("rocksdb.estimate-num-keys", family(kDue));
+  s.live_sst_bytes = property("rocksdb.live-sst-files-size");
+  s.memtable_bytes = property("rocksdb.cur-size-all-mem-tables");
+  s.background_errors = property("rocksdb.background-errors", family(kMeta));
+  return s;
+}
+
 std::optional<IdempotencyRecord> Store::find_idempotency(std::string_view integration_id, std::string_view key,
                                                          std::int64_t now_ms, std::int64_t ttl_ms) const {
   auto v = get(kIdempotency, scoped("", integration_id, key));

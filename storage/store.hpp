@@ -68,6 +68,14 @@ struct DueKey {
   auto operator<=>(const DueKey&) const = default;
 };
 
+// What the store reports about itself, for metrics. Estimates where RocksDB keeps estimates.
+struct StoreStats {
+  std::uint64_t due_entries = 0;        // active deliveries waiting in the due index (estimate)
+  std::uint64_t live_sst_bytes = 0;
+  std::uint64_t memtable_bytes = 0;
+  std::uint64_t background_errors = 0;  // write or compaction errors since open
+};
+
 template <typename T>
 struct Page {
   std::uint64_t total = 0;  // items in the whole list, not just this page
@@ -162,7 +170,8 @@ class Store {
 
   // Due-index entries strictly after `after` and due before `until_ms`, in order, at most `limit`.
   std::vector<DueKey> scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const;
-  std::uint64_t count_due() const;
+  std::uint64_t count_due() const;  // exact, by a scan: for tests and tools, not for hot paths
+  StoreStats stats() const;
 
   // Deletes idempotency records older than `ttl_ms` at `now_ms`; returns how many.
   std::size_t purge_idempotency(std::int64_t now_ms, std::int64_t ttl_ms);

@@ -1,0 +1,20 @@
+// The /metrics page: hookd's counters and gauges in the Prometheus text format (version 0.0.4).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/engine.hpp"
+#include "storage/store.hpp"
+
+namespace hookd {
+
+struct MetricsSnapshot {
+  std::uint64_t events_accepted = 0;
+  engine::Engine::Stats engine;
+  storage::StoreStats store;
+};
+
+std::string render_metrics(const MetricsSnapshot& m);
+
+}  // namespace hookd
