@@ -107,6 +107,13 @@ Admin::Result Admin::revoke_key(const std::string& id) {
   return commit(batch, json::object{{"id", id}, {"revoked", true}});
 }
 
+Admin::Result Admin::backup(const std::string& to) {
+  if (to.empty() || to.front() != '/') return Error{Error::Invalid, "the backup directory must be an absolute path"};
+  storage::WriteStatus status = store_.checkpoint(to);
+  if (!status.is_ok()) return Error{Error::Invalid, "backup to " + to + " failed: " + status.message()};
+  return json::object{{"backup", to}};
+}
+
 std::optional<json::value> Admin::bootstrap() {
   if (!store_.list_integrations().empty()) return std::nullopt;
   auto integration = create_integration("default", std::nullopt);

@@ -36,6 +36,9 @@ class Admin {
   boost::json::value list_keys() const;  // without the keys themselves
   Result revoke_key(const std::string& id);
 
+  // A consistent copy of the store in directory `to` (absolute, not existing yet): {"backup": to}.
+  Result backup(const std::string& to);
+
   // On a store with no integration: creates one and a key with both scopes, and returns
   // {"integration": {...}, "key": {...}}. Otherwise nothing.
   std::optional<boost::json::value> bootstrap();

@@ -51,6 +51,11 @@ AdminService::AdminService(Admin& admin, net::any_io_executor blocking) : admin_
     json::object body = body_of(ctx);
     return from_result(admin_.create_key(strings(body, "integrations"), strings(body, "scopes")), http::status::created);
   });
+  router_.add(v::post, "/admin/backup", [this](Context& ctx) {
+    json::object body = body_of(ctx);
+    std::string to = body.contains("to") && body["to"].is_string() ? std::string(body["to"].get_string()) : "";
+    return from_result(admin_.backup(to), http::status::created);
+  });
   router_.add(v::delete_, "/admin/keys/:id", [this](Context& ctx) {
     return from_result(admin_.revoke_key(ctx.params.at(0)), http::status::ok);
   });

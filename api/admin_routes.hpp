@@ -4,6 +4,7 @@
 //   GET  /admin/integrations            POST /admin/integrations {"name", "id"?}
 //   GET  /admin/keys                    POST /admin/keys {"integrations": [...], "scopes": [...]}
 //   DELETE /admin/keys/{id}
+//   POST /admin/backup {"to": "/absolute/dir"}
 #pragma once
 
 #include "api/admin.hpp"

@@ -24,6 +24,7 @@ constexpr const char* kUsage = R"(usage:
   hookd key create [--data-dir DIR] --integration ID [--integration ID ...] [--scope manage|publish ...]
   hookd key list [--data-dir DIR]
   hookd key revoke [--data-dir DIR] KEY_ID
+  hookd backup [--data-dir DIR] --to NEW_DIR
   hookd --version
 Admin commands also take --config FILE; settings come from the file, HOOKD_* variables and flags.
 )";
@@ -171,6 +172,14 @@ int dispatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
   };
   if (command == "serve") return serve(parse(args, 1, with({"listen"})), out);
 
+  if (command == "backup") {
+    Parsed p = parse(args, 1, with({"to"}));
+    auto to = p.one("to");
+    if (!to) throw UsageError("backup needs --to NEW_DIR");
+    std::string target = std::filesystem::absolute(*to).lexically_normal().string();  // the daemon's cwd is not ours
+    return admin(p, {http::verb::post, "/admin/backup", json::object{{"to", target}},
+                     [&](api::Admin& a) { return a.backup(target); }}, out, err);
+  }
   if (args.size() < 2) throw UsageError(command + " needs a subcommand");
   const std::string& sub = args[1];
   if (command == "integration" && sub == "create") {

@@ -4,6 +4,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
@@ -371,6 +372,15 @@ std::uint64_t Store::count_due() const {
     return true;
   });
   return n;
+}
+
+WriteStatus Store::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (s.ok()) s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  return WriteStatus::ok();
 }
 
 StoreStats Store::stats() const {

@@ -173,6 +173,11 @@ class Store {
   std::uint64_t count_due() const;  // exact, by a scan: for tests and tools, not for hot paths
   StoreStats stats() const;
 
+  // Writes a consistent copy of the whole store into `dir` (which must not exist), hard-linking
+  // files where the file system allows. The copy is itself a data directory: restore by pointing
+  // hookd at it. Safe while the store is in use.
+  WriteStatus checkpoint(const std::string& dir);
+
   // Deletes idempotency records older than `ttl_ms` at `now_ms`; returns how many.
   std::size_t purge_idempotency(std::int64_t now_ms, std::int64_t ttl_ms);
 

@@ -117,3 +117,43 @@ TEST(Cli, ServeReadsAConfigFileAndLogsJson) {
 
 }  // namespace
 }  // namespace hookd::test
+
+namespace hookd::test {
+namespace {
+
+TEST(Cli, BackupWhileRunningRestoresEverything) {
+  TempDir dir;
+  std::string data = dir.str() + "/data";
+  std::string key, integration;
+  DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
+  int port = daemon.wait_ready();
+  ASSERT_GT(port, 0) << daemon.err();
+  std::string banner = daemon.out();
+  auto after = [&](const std::string& label) {
+    auto at = banner.find(label) + label.size();
+    return banner.substr(at, banner.find('\n', at) - at);
+  };
+  ApiClient api(static_cast<std::uint16_t>(port), after("  Authorization: Token "), after("  Integration-ID: "));
+  auto created = api.post("/v2/webhooks/", json::object{{"id", "kept"}, {"url", "https://a.example/"}, {"events", {"Payout.created"}}});
+  ASSERT_EQ(created.status, 201);
+
+  auto backup = run_hookd({"backup", "--data-dir", data, "--to", dir.str() + "/backup"});  // through the socket
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_EQ(json::parse(backup.out).at("backup"), json::value(dir.str() + "/backup"));
+  auto again = run_hookd({"backup", "--data-dir", data, "--to", dir.str() + "/backup"});
+  EXPECT_EQ(again.exit_code, 1);  // never over an existing directory
+  daemon.signal(SIGTERM);
+  ASSERT_EQ(daemon.wait(), 0);
+
+  DaemonProcess restored({"--data-dir", dir.str() + "/backup", "--listen", "127.0.0.1:0"});
+  int restored_port = restored.wait_ready();
+  ASSERT_GT(restored_port, 0) << restored.err();
+  EXPECT_EQ(restored.out().find("Integration-ID"), std::string::npos);  // not a fresh store
+  ApiClient from_backup(static_cast<std::uint16_t>(restored_port), after("  Authorization: Token "), after("  Integration-ID: "));
+  EXPECT_EQ(from_backup.get("/v2/webhooks/kept/").json(), created.json());
+  restored.signal(SIGTERM);
+  EXPECT_EQ(restored.wait(), 0);
+}
+
+}  // namespace
+}  // namespace hookd::test
