@@ -71,7 +71,10 @@ std::string App::admin_socket_path() const { return (std::filesystem::path(setti
 
 void App::start(std::ostream& out) {
   std::filesystem::create_directories(settings_.data_dir);
-  store_ = std::make_unique<storage::Store>(storage::Store::Options{settings_.data_dir});
+  storage::Store::Options store_options;
+  store_options.path = settings_.data_dir;
+  store_options.min_free_bytes = settings_.storage.min_free_bytes;
+  store_ = std::make_unique<storage::Store>(store_options);
   committer_ = std::make_unique<storage::GroupCommitter>(*store_);
   engine_ = std::make_unique<engine::Engine>(*store_, engine_options(settings_, now_ms_));
   admin_ = std::make_unique<api::Admin>(*store_, now_ms_);

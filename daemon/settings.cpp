@@ -119,6 +119,7 @@ const std::map<std::string, Setter>& setters() {
                                                                            return out;
                                                                          })},
       {"events.types", field<S::Events, std::vector<std::string>>(&S::events, &S::Events::types, to_list)},
+      {"storage.min_free_bytes", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::min_free_bytes, to_uint)},
       {"retention.days", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::days, to_uint)},
       {"log.level", field<S::Log, std::string>(&S::log, &S::Log::level, [](const std::string& v) {
          return one_of(v, {"trace", "debug", "info", "warn", "error", "critical", "off"});

@@ -60,6 +60,10 @@ struct Settings {
     std::vector<std::string> types = default_event_types();
   } events;
 
+  struct Storage {
+    std::uint64_t min_free_bytes = 256u << 20;  // writes answer 503 while less is free on the data disk
+  } storage;
+
   struct Retention {
     std::uint64_t days = 30;
   } retention;

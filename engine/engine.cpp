@@ -163,6 +163,14 @@ void Engine::refill(std::int64_t now) {
 void Engine::pump() {
   if (stopping_) return;
   std::int64_t t = now();
+  if (!store_.has_space()) {
+    // Attempts could not be recorded: they would only be made again and again. Wait for space.
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) pump();
+    });
+    return;
+  }
   refill(t);
   std::vector<DueKey> due;
   wheel_.advance(t, due);

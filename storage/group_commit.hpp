@@ -1,6 +1,6 @@
 // Group commit: concurrent writers share one fsync. Batches submitted while a sync is under way
-// are applied together and made durable by the next single sync, so that throughput grows with
-// concurrency instead of being capped at one fsync per write.
+// are applied together and made durable by the next single synced write, so that throughput grows
+// with concurrency instead of being capped at one fsync per write.
 //
 // Thread-safe. Callbacks run on the committer's own thread, after the batch is durable (Ok) or
 // has failed (nothing of it is acknowledged; after a failed sync, a write may or may not survive a

@@ -8,7 +8,10 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "storage/codec.hpp"
 
@@ -166,7 +169,7 @@ void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
   check(batch_->Put(store_->family(Store::kAttempts), attempt_key(delivery_id, attempt.number), encode(attempt)), "batch");
 }
 
-Store::Store(const Options& options) {
+Store::Store(const Options& options) : path_(options.path), min_free_bytes_(options.min_free_bytes) {
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -205,24 +208,26 @@ Store::~Store() {
   if (db_) db_->Close().PermitUncheckedError();
 }
 
-WriteStatus Store::write(Batch& batch) {
+WriteStatus Store::write(Batch& batch, bool sync) {
+  if (!has_space())
+    return WriteStatus::failed(StoreError::Kind::NoSpace,
+                               "less than " + std::to_string(min_free_bytes_) + " bytes free for " + path_);
   rocksdb::WriteOptions options;
-  options.sync = true;
+  options.sync = sync;
   rocksdb::Status s = db_->Write(options, batch.batch_.get());
   if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
   return WriteStatus::ok();
 }
 
-WriteStatus Store::write_unsynced(Batch& batch) {
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), batch.batch_.get());
-  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
-  return WriteStatus::ok();
-}
-
-WriteStatus Store::sync() {
-  rocksdb::Status s = db_->SyncWAL();
-  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
-  return WriteStatus::ok();
+bool Store::has_space() const {
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto checked = space_checked_ns_.load(std::memory_order_relaxed);
+  if (now - checked > 100'000'000 && space_checked_ns_.compare_exchange_strong(checked, now)) {
+    struct statvfs fs {};
+    if (::statvfs(path_.c_str(), &fs) == 0)
+      has_space_ = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize >= min_free_bytes_;
+  }
+  return has_space_;
 }
 
 std::uint64_t Store::next_seq(Sequence kind) { return ++seqs_[static_cast<int>(kind)]; }

@@ -118,6 +118,9 @@ class Store {
   struct Options {
     std::string path;                    // the data directory; created if missing
     std::size_t block_cache_bytes = 64u << 20;  // RocksDB block cache size. Default 64 MiB.
+    // Writes are refused while less than this is free: room for memtable flushes and compactions.
+    // Default 256 MiB.
+    std::uint64_t min_free_bytes = 256u << 20;
   };
 
   // Opens (creating if needed) the store. Throws StoreError, Kind::Busy if another process has it.
@@ -128,13 +131,16 @@ class Store {
 
   Batch batch() const { return Batch(*this); }
   // Applies `batch` atomically and fsyncs before returning Ok.
-  WriteStatus write(Batch& batch);
+  WriteStatus write(Batch& batch) { return write(batch, true); }
+  // Applies `batch` atomically without waiting for the disk. A later synced write makes it durable
+  // too (the log is synced up to that write): group commit writes many batches, the last synced.
+  WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
 
-  // Applies `batch` atomically without waiting for the disk; sync() then makes it (and everything
-  // written before) durable. For group commit: many batches, one sync. Readers may see an unsynced
-  // write before sync() returns.
-  WriteStatus write_unsynced(Batch& batch);
-  WriteStatus sync();
+  // False while the file system of the data directory has less than min_free_bytes free: then
+  // every write fails with Kind::NoSpace before reaching RocksDB (which must never meet a full
+  // disk: Debian's build asserts on a log write after an I/O error). Writes work again by
+  // themselves once space returns. Checked at most every 100 ms.
+  bool has_space() const;
 
   // Allocates a new, never reused, sequence number of a kind. Persisted by the write that stores
   // the record carrying it.
@@ -189,7 +195,13 @@ class Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  WriteStatus write(Batch& batch, bool sync);
+
+  std::string path_;
+  std::uint64_t min_free_bytes_;
   std::atomic<std::uint64_t> seqs_[3] = {0, 0, 0};  // by Sequence
+  mutable std::atomic<std::int64_t> space_checked_ns_{0};
+  mutable std::atomic<bool> has_space_{true};
 };
 
 }  // namespace hookd::storage

@@ -1,0 +1,93 @@
+// A full disk (a small tmpfs the test mounts): ingress answers 503, nothing acknowledged is lost or
+// corrupted, deliveries pause, and everything resumes by itself when space returns.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <fstream>
+
+#include "tests/support/daemon.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/receiver.hpp"
+
+namespace hookd::test {
+namespace {
+
+namespace json = boost::json;
+
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& size) : path_(dir_.str() + "/disk") {
+    std::filesystem::create_directories(path_);
+    std::string options = "size=" + size;
+    if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0)
+      throw std::runtime_error("mount tmpfs failed (the tests run as root): " + std::string(strerror(errno)));
+  }
+  ~SmallDisk() { ::umount2(path_.c_str(), MNT_DETACH); }
+  const std::string& path() const { return path_; }
+
+  // Writes a filler file until `leave_bytes` are free.
+  void fill(std::uint64_t leave_bytes) {
+    std::ofstream filler(path_ + "/filler", std::ios::binary);
+    std::string chunk(1 << 16, 'f');
+    while (std::filesystem::space(path_).available > leave_bytes + chunk.size()) filler.write(chunk.data(), chunk.size());
+  }
+  void free_filler() { std::filesystem::remove(path_ + "/filler"); }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST(FullDisk, IngressAnswers503AndResumesWhenSpaceReturns) {
+  SmallDisk disk("192m");  // RocksDB preallocates ~70 MiB of log at open
+  Receiver receiver;
+  const std::uint64_t reserve = 24u << 20;
+  auto configure = [&](Settings& s) {
+    s.data_dir = disk.path() + "/data";
+    s.storage.min_free_bytes = reserve;
+    s.delivery.allow_private_targets = true;
+    s.retry.schedule_ms = {20};
+  };
+  TestDaemon daemon(configure);
+  ApiClient api = daemon.client();
+  ASSERT_EQ(api.post("/v2/webhooks/", json::object{{"id", "w"}, {"url", receiver.url()}, {"events", {"Payout.created"}}}).status, 201);
+
+  disk.fill(reserve + (8u << 20));  // room for a few events above the reserve
+  std::string pad(200'000, 'x');
+  std::vector<std::string> acknowledged;
+  int refused = 0;
+  for (int i = 0; i < 2000 && refused < 3; ++i) {  // past the preallocated log, into the reserve
+    std::string id = "evt-" + std::to_string(i);
+    auto res = api.post("/v2/events/", json::object{{"id", id}, {"type", "Payout.created"}, {"data", {{"pad", pad}}}});
+    if (res.status == 202) {
+      acknowledged.push_back(id);
+    } else {
+      ASSERT_EQ(res.status, 503) << res.body;
+      EXPECT_TRUE(res.json().as_object().contains("detail"));
+      ++refused;
+    }
+  }
+  ASSERT_FALSE(acknowledged.empty());
+  ASSERT_EQ(refused, 3);
+  // Management writes are refused too, reads and health still answer.
+  EXPECT_EQ(api.post("/v2/webhooks/", json::object{{"url", receiver.url()}, {"events", {"Payout.created"}}}).status, 503);
+  EXPECT_EQ(api.get("/v2/webhooks/w/").status, 200);
+  EXPECT_EQ(HttpClient(daemon.port()).request(http::verb::get, "/healthz").status, 200);
+
+  disk.free_filler();
+  bool resumed = wait_until([&] {
+    return api.post("/v2/events/", json::object{{"id", "after"}, {"type", "Payout.created"}, {"data", json::object{}}}).status == 202;
+  });
+  EXPECT_TRUE(resumed);
+  acknowledged.push_back("after");
+
+  // Every acknowledged event is delivered, and survives a restart with the store intact.
+  ASSERT_TRUE(wait_until([&] { return receiver.count() >= acknowledged.size(); }));
+  daemon.restart();
+  ApiClient after = daemon.client();
+  for (const auto& id : acknowledged) EXPECT_EQ(after.get("/v2/events/" + id + "/").status, 200) << id;
+  EXPECT_EQ(after.get("/v2/events/").json().at("count"), acknowledged.size());
+}
+
+}  // namespace
+}  // namespace hookd::test
