@@ -40,8 +40,12 @@ class HttpServer::SessionGuard {
  public:
   SessionGuard(HttpServer& server, std::function<void()> close) : server_(server), id_(server.next_session_++) {
     server_.sessions_[id_] = SessionEntry{false, std::move(close)};
+    ++server_.connection_count_;
   }
-  ~SessionGuard() { server_.sessions_.erase(id_); }
+  ~SessionGuard() {
+    server_.sessions_.erase(id_);
+    --server_.connection_count_;
+  }
   void busy(bool b) { server_.sessions_[id_].busy = b; }
 
  private:

@@ -9,6 +9,7 @@
 // function except the constructor must be called on that thread (post to it from elsewhere).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,7 +51,8 @@ class HttpServer {
   // Closes every connection, busy or not: for when a shutdown deadline has passed.
   void close_all();
 
-  std::size_t connections() const { return sessions_.size(); }
+  // Open connections. Safe to read from any thread.
+  std::size_t connections() const { return connection_count_; }
 
  private:
   struct SessionEntry {
@@ -73,6 +75,7 @@ class HttpServer {
   std::list<std::string> unix_paths_;
   std::uint64_t next_session_ = 0;
   std::unordered_map<std::uint64_t, SessionEntry> sessions_;
+  std::atomic<std::size_t> connection_count_{0};
 };
 
 }  // namespace hookd::api

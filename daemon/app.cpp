@@ -100,6 +100,7 @@ void App::start(std::ostream& out) {
   auto metrics = [this] {
     MetricsSnapshot m;
     m.events_accepted = api_->events_accepted() + (ingress_ ? ingress_->events_accepted() : 0);
+    m.api_connections = api_server_->connections() + (ingress_server_ ? ingress_server_->connections() : 0);
     m.engine = engine_->stats();
     m.store = store_->stats();
     return render_metrics(m);

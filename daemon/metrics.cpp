@@ -44,6 +44,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
       << "hookd_attempt_duration_seconds_sum " << e.latency_sum_ms / 1000.0 << '\n'
       << "hookd_attempt_duration_seconds_count " << cumulative << '\n';
 
+  metric(out, "hookd_api_connections", "gauge", "Open connections to the API and ingress listeners.",
+         m.api_connections);
   metric(out, "hookd_attempts_in_flight", "gauge", "Attempts waiting for their receiver now.", e.in_flight);
   metric(out, "hookd_queue_depth", "gauge", "Due deliveries held in memory, waiting for their time or a slot.",
          e.in_memory);

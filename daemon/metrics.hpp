@@ -11,6 +11,7 @@ namespace hookd {
 
 struct MetricsSnapshot {
   std::uint64_t events_accepted = 0;
+  std::uint64_t api_connections = 0;
   engine::Engine::Stats engine;
   storage::StoreStats store;
 };
