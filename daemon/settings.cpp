@@ -183,6 +183,8 @@ void check(const Settings& s) {
   if (s.retry.max_attempts == 0) throw SettingsError("setting retry.max_attempts must be at least 1");
   if (s.retry.factor < 1) throw SettingsError("setting retry.factor must be at least 1");
   if (s.events.types.empty()) throw SettingsError("setting events.types must name at least one event type");
+  if (s.storage.min_free_bytes < (128u << 20))
+    throw SettingsError("setting storage.min_free_bytes must be at least 134217728 (128 MiB): RocksDB needs room to flush");
 }
 
 }  // namespace

@@ -250,25 +250,27 @@ net::awaitable<ClientResult> DeliveryClient::post(const OutgoingRequest& request
   }
 
   auto& pool = idle_[origin.key()];
-  // A pooled connection may have been closed by the receiver: then one fresh try.
+  // A pooled connection may have been closed by the receiver meanwhile: then one more try, on a
+  // fresh connection, and the origin's other idle connections (as old, as suspect) are dropped.
   for (int tries = 0; tries < 2; ++tries) {
     std::unique_ptr<Connection> conn;
-    bool reused = false;
-    while (!pool.empty() && !conn) {
+    while (tries == 0 && !pool.empty() && !conn) {
       conn = std::move(pool.back());
       pool.pop_back();
       if (Clock::now() - conn->idle_since > options_.idle_timeout) conn.reset();
     }
-    if (conn) {
-      reused = true;
-    } else {
+    bool reused = conn != nullptr;
+    if (!conn) {
       conn = co_await connect(origin, deadline, result);
       if (!conn) co_return result;
     }
     bool reusable = false;
     result = ClientResult{};
     co_await exchange(*conn, origin, request, deadline, result, reusable);
-    if (reused && result.error == ErrorKind::Connection && tries == 0) continue;
+    if (reused && result.error == ErrorKind::Connection) {
+      pool.clear();
+      continue;
+    }
     if (reusable && pool.size() < options_.max_idle_per_origin) {
       conn->lowest().expires_never();
       conn->idle_since = Clock::now();

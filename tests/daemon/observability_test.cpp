@@ -44,7 +44,8 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   HttpResult page;
   ASSERT_TRUE(wait_until([&] {
     page = anonymous.request(http::verb::get, "/metrics");
-    return sample(page.body, "hookd_deliveries_total{outcome=\"failed\"}") == 3;
+    return sample(page.body, "hookd_deliveries_total{outcome=\"failed\"}") == 3 &&
+           sample(page.body, "hookd_deliveries_total{outcome=\"succeeded\"}") == 3;
   })) << page.body;
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.header("Content-Type"), "text/plain; version=0.0.4");
