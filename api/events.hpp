@@ -14,20 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "api/engine_hooks.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
 #include "storage/store.hpp"
 
 namespace hookd::api {
-
-enum class RetryAnswer { Scheduled, NotFound, NotRetryable, Unavailable };
-
-// What the API tells the delivery engine, wired by the daemon (the API does not know the engine).
-struct EngineHooks {
-  std::function<void(std::vector<storage::DueKey>)> deliveries_created;
-  std::function<void(const std::string& integration_id, std::uint64_t webhook_seq)> webhook_deleted;
-  std::function<RetryAnswer(const std::string& integration_id, const std::string& delivery_id)> retry_delivery;
-};
 
 class EventsApi {
  public:

@@ -44,7 +44,7 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
       committer_(committer),
       blocking_(std::move(blocking)),
       options_(std::move(options)),
-      webhooks_(store_, options_.event_types, options_.now_ms),
+      webhooks_(store_, options_.event_types, options_.now_ms, options_.engine),
       events_(store_, options_.event_types, options_.now_ms, options_.engine),
       idempotency_(store_) {
   using v = http::verb;
@@ -73,16 +73,7 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
     router_.add(v::get, "/v2/webhooks/:id/", manage(&WebhooksApi::retrieve));
     router_.add(v::put, "/v2/webhooks/:id/", manage(&WebhooksApi::replace));
     router_.add(v::patch, "/v2/webhooks/:id/", manage(&WebhooksApi::update));
-    router_.add(v::delete_, "/v2/webhooks/:id/", authenticated(storage::kScopeManage, [this](Context& ctx) {
-      Response res = webhooks_.destroy(ctx);
-      if (res.result() == http::status::no_content) {
-        auto webhook = store_.find_webhook(ctx.integration_id, ctx.params.at(0));
-        ctx.on_commit = [this, integration = ctx.integration_id, seq = webhook ? webhook->seq : 0](bool durable) {
-          if (durable && seq && options_.engine.webhook_deleted) options_.engine.webhook_deleted(integration, seq);
-        };
-      }
-      return res;
-    }));
+    router_.add(v::delete_, "/v2/webhooks/:id/", manage(&WebhooksApi::destroy));
 
     auto inspect = [this](Response (EventsApi::*fn)(Context&) const) {
       return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (events_.*fn)(ctx); });

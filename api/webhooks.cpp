@@ -60,8 +60,8 @@ bool valid_url(std::string_view s) {
 }  // namespace
 
 WebhooksApi::WebhooksApi(storage::Store& store, std::vector<std::string> event_types,
-                         std::function<std::int64_t()> now_ms)
-    : store_(store), event_types_(std::move(event_types)), now_ms_(std::move(now_ms)) {}
+                         std::function<std::int64_t()> now_ms, const EngineHooks& hooks)
+    : store_(store), event_types_(std::move(event_types)), now_ms_(std::move(now_ms)), hooks_(hooks) {}
 
 json::object WebhooksApi::to_json(const storage::Webhook& w) {
   json::array events;
@@ -199,6 +199,9 @@ Response WebhooksApi::destroy(Context& ctx) const {
   auto w = store_.find_webhook(ctx.integration_id, ctx.params.at(0));
   if (!w) return error_response(ApiError::NotFound);
   ctx.batch->delete_webhook(*w);
+  ctx.on_commit = [this, integration = w->integration_id, seq = w->seq](bool durable) {
+    if (durable && hooks_.webhook_deleted) hooks_.webhook_deleted(integration, seq);
+  };
   return Response{http::status::no_content, 11};
 }
 

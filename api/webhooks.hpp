@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/engine_hooks.hpp"
 #include "api/errors.hpp"
 #include "api/router.hpp"
 #include "storage/store.hpp"
@@ -21,15 +22,15 @@ class WebhooksApi {
   static constexpr std::size_t kMaxStringLength = 255;
   static constexpr std::size_t kSecretLength = 32;
 
-  WebhooksApi(storage::Store& store, std::vector<std::string> event_types,
-              std::function<std::int64_t()> now_ms);
+  WebhooksApi(storage::Store& store, std::vector<std::string> event_types, std::function<std::int64_t()> now_ms,
+              const EngineHooks& hooks);
 
   Response list(Context& ctx) const;
   Response create(Context& ctx) const;
   Response retrieve(Context& ctx) const;
   Response update(Context& ctx) const;   // PATCH: only the fields given
   Response replace(Context& ctx) const;  // PUT: url and events required, the rest reset to defaults
-  Response destroy(Context& ctx) const;
+  Response destroy(Context& ctx) const;  // once committed, the engine cancels its deliveries
 
   // The webhook as the API shows it: {"id", "url", "events", "secret_key", "metadata"}.
   static boost::json::object to_json(const storage::Webhook& webhook);
@@ -43,6 +44,7 @@ class WebhooksApi {
   storage::Store& store_;
   std::vector<std::string> event_types_;
   std::function<std::int64_t()> now_ms_;
+  const EngineHooks& hooks_;
 };
 
 }  // namespace hookd::api

@@ -35,12 +35,8 @@ TEST(Cli, ServeBootstrapsOnceAndStopsCleanlyOnSigterm) {
     int port = daemon.wait_ready();
     ASSERT_GT(port, 0) << daemon.err();
     std::string banner = daemon.out();
-    auto after = [&](const std::string& label) {
-      auto at = banner.find(label) + label.size();
-      return banner.substr(at, banner.find('\n', at) - at);
-    };
-    integration = after("  Integration-ID: ");
-    key = after("  Authorization: Token ");
+    integration = banner_value(banner, "  Integration-ID: ");
+    key = banner_value(banner, "  Authorization: Token ");
     EXPECT_EQ(key.size(), 40u);
     EXPECT_NE(banner.find("curl -H 'Authorization: Token " + key + "'"), std::string::npos) << banner;
 
@@ -124,16 +120,12 @@ namespace {
 TEST(Cli, BackupWhileRunningRestoresEverything) {
   TempDir dir;
   std::string data = dir.str() + "/data";
-  std::string key, integration;
   DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
   int port = daemon.wait_ready();
   ASSERT_GT(port, 0) << daemon.err();
-  std::string banner = daemon.out();
-  auto after = [&](const std::string& label) {
-    auto at = banner.find(label) + label.size();
-    return banner.substr(at, banner.find('\n', at) - at);
-  };
-  ApiClient api(static_cast<std::uint16_t>(port), after("  Authorization: Token "), after("  Integration-ID: "));
+  std::string key = banner_value(daemon.out(), "  Authorization: Token ");
+  std::string integration = banner_value(daemon.out(), "  Integration-ID: ");
+  ApiClient api(static_cast<std::uint16_t>(port), key, integration);
   auto created = api.post("/v2/webhooks/", json::object{{"id", "kept"}, {"url", "https://a.example/"}, {"events", {"Payout.created"}}});
   ASSERT_EQ(created.status, 201);
 
@@ -149,7 +141,7 @@ TEST(Cli, BackupWhileRunningRestoresEverything) {
   int restored_port = restored.wait_ready();
   ASSERT_GT(restored_port, 0) << restored.err();
   EXPECT_EQ(restored.out().find("Integration-ID"), std::string::npos);  // not a fresh store
-  ApiClient from_backup(static_cast<std::uint16_t>(restored_port), after("  Authorization: Token "), after("  Integration-ID: "));
+  ApiClient from_backup(static_cast<std::uint16_t>(restored_port), key, integration);
   EXPECT_EQ(from_backup.get("/v2/webhooks/kept/").json(), created.json());
   restored.signal(SIGTERM);
   EXPECT_EQ(restored.wait(), 0);

@@ -2,21 +2,11 @@
 // and its memory stays bounded (reported).
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 
 namespace hookd::test {
 namespace {
-
-std::size_t rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
 
 double gauge(HttpClient& http, const std::string& name) {
   std::string page = http.request(http::verb::get, "/metrics").body;

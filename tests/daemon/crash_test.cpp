@@ -17,11 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string after(const std::string& text, const std::string& label) {
-  auto at = text.find(label) + label.size();
-  return text.substr(at, text.find('\n', at) - at);
-}
-
 // Rounds of: publish from four connections, SIGKILL hookd at a random moment of the burst, restart
 // it on the same data directory (it must open cleanly), and check that every event acknowledged so
 // far arrives. HOOKD_CRASH_ROUNDS sets the number of rounds (scripts/crash-test.sh runs 20 or more);
@@ -36,8 +31,8 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
   auto daemon = std::make_unique<DaemonProcess>(args);
   int port = daemon->wait_ready();
   ASSERT_GT(port, 0) << daemon->err();
-  std::string key = after(daemon->out(), "  Authorization: Token ");
-  std::string integration = after(daemon->out(), "  Integration-ID: ");
+  std::string key = banner_value(daemon->out(), "  Authorization: Token ");
+  std::string integration = banner_value(daemon->out(), "  Integration-ID: ");
   {
     ApiClient api(static_cast<std::uint16_t>(port), key, integration);
     auto res = api.post("/v2/webhooks/", json::object{{"url", receiver.url()}, {"events", {"Payout.created"}}});

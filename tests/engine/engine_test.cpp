@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "daemon/app.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
@@ -15,14 +13,7 @@ namespace hookd::engine {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::size_t rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
+using test::rss_kib;
 
 // A webhook, an event, and `n` deliveries of it due at `due_ms`, written straight into the store.
 void seed(storage::Store& store, const std::string& url, std::size_t n, std::int64_t due_ms) {

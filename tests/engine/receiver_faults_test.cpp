@@ -2,8 +2,6 @@
 // connection, no harm at all), retried; healthy webhooks are served meanwhile; memory stays flat.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "tests/support/daemon.hpp"
 #include "tests/support/faulty_receiver.hpp"
 #include "tests/support/process.hpp"
@@ -15,14 +13,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using Fault = FaultyReceiver::Fault;
-
-std::size_t rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  return 0;
-}
 
 TEST(ReceiverFaults, EachFaultFailsItsAttemptsWhileHealthyWebhooksAreServed) {
   FaultyReceiver reset(Fault::Reset), garbage(Fault::Garbage), stall(Fault::StallMidResponse),

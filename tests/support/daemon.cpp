@@ -2,19 +2,9 @@
 
 #include <sstream>
 
+#include "tests/support/process.hpp"
+
 namespace hookd::test {
-namespace {
-
-// The value after `label` on its line of the first-start banner.
-std::string banner_value(const std::string& banner, const std::string& label) {
-  auto at = banner.find(label);
-  if (at == std::string::npos) return {};
-  at += label.size();
-  return banner.substr(at, banner.find('\n', at) - at);
-}
-
-}  // namespace
-
 TestDaemon::TestDaemon(std::function<void(Settings&)> customize) : customize_(std::move(customize)) { start(); }
 
 TestDaemon::~TestDaemon() { stop(); }

@@ -33,29 +33,27 @@ FaultyReceiver::~FaultyReceiver() {
 }
 
 bool FaultyReceiver::read_request(tcp::socket& socket, std::string& pending) {
-  char buf[4096];
-  std::size_t head_end;
-  while ((head_end = pending.find("\r\n\r\n")) == std::string::npos) {
-    ssize_t n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
-    if (n == 0 || stopping_) return false;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return false;
+  // Appends what arrives; false when the peer closed, on an error, or when stopping.
+  auto receive = [&] {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
+      if (n == 0 || stopping_) return false;
+      if (n > 0) {
+        pending.append(buf, static_cast<std::size_t>(n));
+        return true;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
     }
-    pending.append(buf, static_cast<std::size_t>(n));
-  }
+  };
+  std::size_t head_end;
+  while ((head_end = pending.find("\r\n\r\n")) == std::string::npos)
+    if (!receive()) return false;
   std::size_t length = 0;
   auto cl = pending.find("Content-Length: ");
   if (cl != std::string::npos && cl < head_end) length = std::stoul(pending.substr(cl + 16));
-  while (pending.size() < head_end + 4 + length) {
-    ssize_t n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
-    if (n == 0 || stopping_) return false;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
-      return false;
-    }
-    pending.append(buf, static_cast<std::size_t>(n));
-  }
+  while (pending.size() < head_end + 4 + length)
+    if (!receive()) return false;
   pending.erase(0, head_end + 4 + length);
   ++requests_;
   return true;

@@ -62,6 +62,21 @@ int exit_code(int status) {
 
 }  // namespace
 
+std::string banner_value(const std::string& banner, const std::string& label) {
+  auto at = banner.find(label);
+  if (at == std::string::npos) return {};
+  at += label.size();
+  return banner.substr(at, banner.find('\n', at) - at);
+}
+
+std::size_t rss_kib(pid_t pid) {
+  std::ifstream status(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  return 0;
+}
+
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {

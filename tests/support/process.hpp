@@ -17,6 +17,12 @@ namespace hookd::test {
 // that have no event to wait on (another process's state).
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The value after `label` on its line of a first-start banner ("  Integration-ID: ", ...).
+std::string banner_value(const std::string& banner, const std::string& label);
+
+// Resident memory of process `pid` (0: this one), KiB, from /proc.
+std::size_t rss_kib(pid_t pid = 0);
+
 struct ProcessResult {
   int exit_code = -1;
   std::string out;
