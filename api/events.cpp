@@ -1,5 +1,7 @@
 #include "api/events.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -118,9 +120,10 @@ Response EventsApi::publish(Context& ctx) {
   std::vector<storage::DueKey> due;
   storage::Event event = fan_out(ctx.integration_id, std::move(*in), batch, due);
   ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, due = std::move(due)](bool durable) mutable {
+  ctx.on_commit = [this, claimed, id = event.id, due = std::move(due)](bool durable) mutable {
     release(claimed);
     if (durable) ++accepted_;
+    spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not written", due.size());
     if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
   };
   return json_response(http::status::accepted, summary(event));

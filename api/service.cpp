@@ -3,8 +3,12 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "api/auth.hpp"
 #include "api/errors.hpp"
+#include "signing/crypto.hpp"
 
 namespace hookd::api {
 namespace {
@@ -46,7 +50,8 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
       options_(std::move(options)),
       webhooks_(store_, options_.event_types, options_.now_ms, options_.engine),
       events_(store_, options_.event_types, options_.now_ms, options_.engine),
-      idempotency_(store_) {
+      idempotency_(store_),
+      request_id_prefix_("req_" + signing::hex(signing::random_bytes(4)) + "_") {
   using v = http::verb;
   router_.add(v::get, "/healthz", [](Context&) { return json_response(http::status::ok, {{"status", "ok"}}); });
   router_.add(v::get, "/readyz", [this](Context&) {
@@ -89,23 +94,42 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
   }
 }
 
+std::string ApiService::request_id(const Request& request) {
+  auto given = request.find("X-Request-Id");
+  if (given != request.end()) {
+    std::string_view v = given->value();
+    bool sane = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+    });
+    if (sane) return std::string(v);
+  }
+  return request_id_prefix_ + std::to_string(++request_counter_);
+}
+
 net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
+  auto started = std::chrono::steady_clock::now();
+  std::string id = request_id(request);
   // The lambda refers to this coroutine's own parameters, which live until it resumes.
   Prepared prepared = co_await async_run_on<Prepared>(
-      blocking_, [this, &request, &info] { return prepare(request, info); }, net::use_awaitable);
+      blocking_, [this, &request, &info, &id] { return prepare(request, info, id); }, net::use_awaitable);
+  Response res = std::move(prepared.response);
   if (prepared.deferred) {
     storage::WriteStatus status =
         co_await async_group_commit(committer_, std::move(*prepared.deferred), net::use_awaitable);
     if (prepared.on_commit) prepared.on_commit(status.is_ok());
     if (!status.is_ok()) {
-      spdlog::error("ingress write failed: {}", status.message());
-      co_return error_response(ApiError::Unavailable);
+      spdlog::error("request {}: ingress write failed: {}", id, status.message());
+      res = error_response(ApiError::Unavailable);
     }
   }
-  co_return std::move(prepared.response);
+  res.set("X-Request-Id", id);
+  // Method, path and outcome only: headers (the API key) and bodies (secrets) are never logged.
+  spdlog::debug("request {} {} {} -> {} in {} us", id, request.method_string(), request.target(), res.result_int(),
+                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+  co_return res;
 }
 
-ApiService::Prepared ApiService::prepare(const Request& request, const RequestInfo& info) {
+ApiService::Prepared ApiService::prepare(const Request& request, const RequestInfo& info, const std::string& id) {
   auto target = boost::urls::parse_origin_form(request.target());
   if (!target) return {error_response(ApiError::MalformedRequest, "Malformed request target."), {}, {}};
   Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr, {}, {}};
@@ -113,11 +137,11 @@ ApiService::Prepared ApiService::prepare(const Request& request, const RequestIn
     Response res = router_.route(ctx);
     return {std::move(res), std::move(ctx.deferred), std::move(ctx.on_commit)};
   } catch (const storage::StoreError& e) {
-    spdlog::error("store error on {} {}: {}", request.method_string(), request.target(), e.what());
+    spdlog::error("request {}: store error on {} {}: {}", id, request.method_string(), request.target(), e.what());
     if (ctx.on_commit) ctx.on_commit(false);
     return {error_response(ApiError::Unavailable), {}, {}};
   } catch (const std::exception& e) {
-    spdlog::error("error on {} {}: {}", request.method_string(), request.target(), e.what());
+    spdlog::error("request {}: error on {} {}: {}", id, request.method_string(), request.target(), e.what());
     if (ctx.on_commit) ctx.on_commit(false);
     return {error_response(ApiError::Internal), {}, {}};
   }

@@ -8,6 +8,7 @@
 // committer, and the connection waits for the shared fsync without holding a thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -46,6 +47,9 @@ class ApiService final : public RequestHandler {
 
   std::uint64_t events_accepted() const { return events_.accepted(); }
 
+  // The request's X-Request-Id if it is a sane token (1-64 of [A-Za-z0-9._-]), else a new one.
+  std::string request_id(const Request& request);
+
  private:
   // A handler's answer, with the batch it left for the group committer, if any.
   struct Prepared {
@@ -54,7 +58,7 @@ class ApiService final : public RequestHandler {
     std::function<void(bool)> on_commit;
   };
   // Routes and runs the handler on the calling thread: what handle() runs on the blocking pool.
-  Prepared prepare(const Request& request, const RequestInfo& info);
+  Prepared prepare(const Request& request, const RequestInfo& info, const std::string& request_id);
 
   // Wraps `handler` with authentication for `scope` and, for mutating methods, the write lock,
   // Idempotency-Key handling and the commit of the changes it made.
@@ -72,6 +76,8 @@ class ApiService final : public RequestHandler {
   Idempotency idempotency_;
   Router router_;
   std::mutex write_mutex_;
+  std::string request_id_prefix_;                   // random per process, so ids differ across restarts
+  std::atomic<std::uint64_t> request_counter_{0};
 };
 
 }  // namespace hookd::api

@@ -256,6 +256,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   auto webhook = store_.find_webhook_by_seq(d.integration_id, d.webhook_seq);
   auto event = store_.find_event_by_seq(d.integration_id, d.event_seq);
   if (!webhook || !event) {  // the webhook was deleted (or its event purged): nothing to deliver
+    spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
     d.updated_at_ms = now();
     storage::Batch batch = store_.batch();
@@ -287,8 +288,9 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
 
   storage::Attempt record{d.attempts + 1,          started_ms,    static_cast<std::uint32_t>(duration.count()),
                           result.status,           std::string(to_string(result.error)), std::move(result.body_prefix)};
-  if (result.error != ErrorKind::None)
-    spdlog::debug("delivery {} attempt {}: {}", d.id, record.number, result.detail);
+  if (result.error != ErrorKind::None || result.status < 200 || result.status >= 300)
+    spdlog::info("delivery {} (event {}, webhook {}) attempt {} failed: {}", d.id, event->id, webhook->id,
+                 record.number, result.error != ErrorKind::None ? result.detail : "status " + std::to_string(result.status));
 
   // Re-read: the delivery may have been canceled or manually rescheduled while this was in flight.
   auto current = store_.find_delivery(d.id);

@@ -1,7 +1,10 @@
 // /healthz, /readyz and /metrics of a running daemon, after real deliveries.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <regex>
+#include <sstream>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
@@ -67,6 +70,54 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
     last = v;
   }
   EXPECT_EQ(last, 6);
+}
+
+}  // namespace
+}  // namespace hookd::test
+
+namespace hookd::test {
+namespace {
+
+TEST(Observability, LogsCarryIdsAndNeverSecrets) {
+  Receiver failing;
+  failing.script([](const auto&, std::size_t) { return Reply{500, 0ms, "", {}}; });
+  TempDir dir;
+  DaemonProcess daemon({"--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0", "--set", "log.level=debug",
+                        "--set", "log.format=json", "--set", "delivery.allow_private_targets=true", "--set",
+                        "retry.max_attempts=1"});
+  int port = daemon.wait_ready();
+  ASSERT_GT(port, 0) << daemon.err();
+  std::string key = banner_value(daemon.out(), "  Authorization: Token ");
+  ApiClient api(static_cast<std::uint16_t>(port), key, banner_value(daemon.out(), "  Integration-ID: "));
+  const std::string secret = "s3cr3t-never-in-logs";
+  ASSERT_EQ(api.post("/v2/webhooks/", json::object{{"id", "w"}, {"url", failing.url()}, {"events", {"Payout.created"}}, {"secret_key", secret}}).status, 201);
+  auto published = api.post("/v2/events/", json::object{{"id", "evt-logged"}, {"type", "Payout.created"}, {"data", json::object{}}},
+                            {{"X-Request-Id", "trace-123"}});
+  ASSERT_EQ(published.status, 202);
+  EXPECT_EQ(published.header("X-Request-Id"), "trace-123");
+  EXPECT_FALSE(api.get("/v2/webhooks/").header("X-Request-Id").empty());  // made up when not given
+  ASSERT_TRUE(failing.wait_for(1));
+  std::string delivery = failing.requests()[0].header("webhook-id");
+  ASSERT_TRUE(wait_until([&] { return daemon.err().find("attempt 1 failed") != std::string::npos; }));
+  daemon.signal(SIGTERM);
+  ASSERT_EQ(daemon.wait(), 0);
+
+  std::string log = daemon.err();
+  std::istringstream lines(log);
+  std::string line;
+  bool request_logged = false, attempt_logged = false;
+  while (std::getline(lines, line)) {
+    boost::system::error_code ec;
+    auto entry = json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not a JSON line: " << line;
+    std::string msg(entry.at("msg").as_string());
+    request_logged |= msg.find("request trace-123 POST /v2/events/ -> 202") != std::string::npos;
+    attempt_logged |= msg.find("delivery " + delivery + " (event evt-logged, webhook w) attempt 1 failed") != std::string::npos;
+  }
+  EXPECT_TRUE(request_logged) << log;
+  EXPECT_TRUE(attempt_logged) << log;
+  EXPECT_EQ(log.find(key), std::string::npos) << "the API key was logged";
+  EXPECT_EQ(log.find(secret), std::string::npos) << "a webhook secret was logged";
 }
 
 }  // namespace
