@@ -23,6 +23,14 @@ std::string banner_value(const std::string& banner, const std::string& label);
 // Resident memory of process `pid` (0: this one), KiB, from /proc.
 std::size_t rss_kib(pid_t pid = 0);
 
+// Whether RSS measures the program's memory: not under AddressSanitizer, which keeps freed memory
+// in quarantine and adds shadow memory. Tests bound RSS only when it does, and print it always.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kRssIsMeaningful = false;
+#else
+inline constexpr bool kRssIsMeaningful = true;
+#endif
+
 struct ProcessResult {
   int exit_code = -1;
   std::string out;
