@@ -44,7 +44,9 @@ TEST(Connections, TenThousandIdleConnectionsDoNotStopService) {
   std::size_t rss_held = rss_kib(daemon.pid());
   std::cout << "[ figures  ] " << kIdle << " idle connections: RSS " << rss_before / 1024 << " MiB -> "
             << rss_held / 1024 << " MiB (" << (rss_held - rss_before) * 1024 / kIdle << " bytes each)" << std::endl;
-  if (kRssIsMeaningful) EXPECT_LT(rss_held - rss_before, 256u * 1024);  // well under 26 KiB a connection
+  if (kRssIsMeaningful) {
+    EXPECT_LT(rss_held - rss_before, 256u * 1024);  // well under 26 KiB a connection
+  }
 
   idle.clear();  // closing them frees everything again
   EXPECT_TRUE(wait_until([&] { return gauge(http, "hookd_api_connections") <= 2; }));

@@ -66,7 +66,9 @@ TEST(Engine, HundredThousandWaitingRetriesHoldBoundedMemory) {
   std::cout << "[ figures  ] 100000 scheduled retries: " << engine.stats().in_memory
             << " held in memory, RSS " << before / 1024 << " MiB -> " << after / 1024 << " MiB (+"
             << (after - before) << " KiB)" << std::endl;
-  if (test::kRssIsMeaningful) EXPECT_LT(after - before, 64u * 1024);  // the index stays on disk
+  if (test::kRssIsMeaningful) {
+    EXPECT_LT(after - before, 64u * 1024);  // the index stays on disk
+  }
 }
 
 TEST(Engine, MoreDueThanMemoryHoldsIsAllDelivered) {

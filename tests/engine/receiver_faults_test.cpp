@@ -89,7 +89,9 @@ TEST(ReceiverFaults, EachFaultFailsItsAttemptsWhileHealthyWebhooksAreServed) {
     std::cout << "[ figures  ] 40 events to 4 faulty + 1 dropping + 1 healthy webhook: healthy done in "
               << std::chrono::duration_cast<std::chrono::milliseconds>(healthy_time).count() << " ms; RSS "
               << rss_before / 1024 << " MiB -> " << rss_after / 1024 << " MiB" << std::endl;
-    if (kRssIsMeaningful) EXPECT_LT(rss_after, rss_before + 64 * 1024);  // no growth beyond noise, though 1 GiB answers were offered
+    if (kRssIsMeaningful) {
+      EXPECT_LT(rss_after, rss_before + 64 * 1024);  // no growth beyond noise, though 1 GiB answers were offered
+    }
   }
 }
 
