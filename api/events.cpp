@@ -87,6 +87,12 @@ storage::Event EventsApi::fan_out(const std::string& integration_id, Incoming in
   return event;
 }
 
+void EventsApi::notify(std::vector<storage::DueKey> due) const {
+  // Also when the commit failed: a failed group sync can leave batches written but unsynced, and
+  // the engine checks every record before attempting, so telling it too much is harmless.
+  if (!due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+}
+
 bool EventsApi::claim(const std::vector<std::string>& keys) {
   std::lock_guard lock(claims_mutex_);
   for (const auto& k : keys)
@@ -123,8 +129,8 @@ Response EventsApi::publish(Context& ctx) {
   ctx.on_commit = [this, claimed, id = event.id, due = std::move(due)](bool durable) mutable {
     release(claimed);
     if (durable) ++accepted_;
-    spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not written", due.size());
-    if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+    spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not known durable", due.size());
+    notify(std::move(due));
   };
   return json_response(http::status::accepted, summary(event));
 }
@@ -195,7 +201,7 @@ Response EventsApi::publish_batch(Context& ctx) {
   ctx.on_commit = [this, claimed, fresh, due = std::move(due)](bool durable) mutable {
     release(claimed);
     if (durable) accepted_ += fresh;
-    if (durable && !due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+    notify(std::move(due));
   };
   if (!ctx.deferred) ctx.on_commit(true);  // nothing new: no commit will call it
   return json_response(http::status::accepted, {{"events", std::move(answers)}});

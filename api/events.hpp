@@ -50,6 +50,8 @@ class EventsApi {
   // Adds the event and its deliveries to `batch`; returns the event and the new due keys.
   storage::Event fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
                          std::vector<storage::DueKey>& due) const;
+  // Tells the engine about new deliveries, whether or not their commit is known to have worked.
+  void notify(std::vector<storage::DueKey> due) const;
   // Claims publisher ids for one request; false if another request is publishing one of them.
   bool claim(const std::vector<std::string>& keys);
   void release(const std::vector<std::string>& keys);
