@@ -98,12 +98,10 @@ std::size_t DeliveryClient::idle_connections() const {
 }
 
 void DeliveryClient::close_idle() {
+  // Entries stay in the map, emptied: a post() in flight may hold a reference to its origin's list.
   auto now = Clock::now();
-  for (auto it = idle_.begin(); it != idle_.end();) {
-    auto& list = it->second;
+  for (auto& [origin, list] : idle_)
     std::erase_if(list, [&](const auto& c) { return now - c->idle_since > options_.idle_timeout; });
-    it = list.empty() ? idle_.erase(it) : std::next(it);
-  }
 }
 
 net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::connect(const Origin& origin,

@@ -172,6 +172,10 @@ void Engine::pump() {
     return;
   }
   refill(t);
+  if (auto steady = std::chrono::steady_clock::now(); steady - last_idle_sweep_ > std::chrono::seconds(10)) {
+    client_.close_idle();  // pooled connections unused for a while, to receivers no longer called
+    last_idle_sweep_ = steady;
+  }
   std::vector<DueKey> due;
   wheel_.advance(t, due);
   for (auto& k : due) ready_.push_back(std::move(k));

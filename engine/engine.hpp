@@ -102,6 +102,7 @@ class Engine {
   net::steady_timer timer_;
   std::thread thread_;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_idle_sweep_{};
 
   TimerWheel<storage::DueKey> wheel_;
   storage::DueKey cursor_;                                  // index entries <= this are loaded or done

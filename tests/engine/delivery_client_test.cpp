@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -51,6 +52,22 @@ TEST_F(ClientTest, PostsAndKeepsTheConnection) {
   EXPECT_EQ(got[0].header("content-type"), "application/json");
   EXPECT_EQ(got[0].header("x-test"), "yes");
   EXPECT_EQ(got[0].header("host"), "127.0.0.1:" + std::to_string(receiver.port()));
+}
+
+TEST_F(ClientTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  Receiver receiver;
+  ClientOptions o = local();
+  o.idle_timeout = 300ms;
+  DeliveryClient client(io.get_executor(), o);
+  EXPECT_EQ(post(client, receiver.url()).status, 200);
+  EXPECT_EQ(client.idle_connections(), 1u);
+  client.close_idle();
+  EXPECT_EQ(client.idle_connections(), 1u);  // not idle long enough yet
+  ASSERT_TRUE(test::wait_until([&] {
+    client.close_idle();
+    return client.idle_connections() == 0;
+  }));
+  EXPECT_EQ(post(client, receiver.url()).status, 200);  // and the origin is usable again
 }
 
 TEST_F(ClientTest, RedirectsAreNotFollowedAndBodiesAreCappedAt4KiB) {
