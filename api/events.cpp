@@ -250,13 +250,9 @@ json::object EventsApi::event_json(const storage::Event& e) const {
 }
 
 Response EventsApi::list(Context& ctx) const {
-  auto page = page_request(ctx);
-  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
-  const auto& p = std::get<PageRequest>(page);
-  auto events = store_.list_events(ctx.integration_id, p.offset(), p.page_size);
-  json::array results;
-  for (const auto& e : events.items) results.push_back(event_json(e));
-  return page_response(ctx, p, events.total, std::move(results));
+  return paginate(
+      ctx, [&](std::uint64_t offset, std::uint64_t limit) { return store_.list_events(ctx.integration_id, offset, limit); },
+      [this](const storage::Event& e) { return event_json(e); });
 }
 
 Response EventsApi::retrieve(Context& ctx) const {
@@ -268,13 +264,12 @@ Response EventsApi::retrieve(Context& ctx) const {
 Response EventsApi::list_deliveries(Context& ctx) const {
   auto webhook = store_.find_webhook(ctx.integration_id, ctx.params.at(0));
   if (!webhook) return error_response(ApiError::NotFound);
-  auto page = page_request(ctx);
-  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
-  const auto& p = std::get<PageRequest>(page);
-  auto deliveries = store_.list_deliveries_of_webhook(ctx.integration_id, webhook->seq, p.offset(), p.page_size);
-  json::array results;
-  for (const auto& d : deliveries.items) results.push_back(delivery_json(d, DeliveryView::WithAttempts));
-  return page_response(ctx, p, deliveries.total, std::move(results));
+  return paginate(
+      ctx,
+      [&](std::uint64_t offset, std::uint64_t limit) {
+        return store_.list_deliveries_of_webhook(ctx.integration_id, webhook->seq, offset, limit);
+      },
+      [this](const storage::Delivery& d) { return delivery_json(d, DeliveryView::WithAttempts); });
 }
 
 Response EventsApi::retry_delivery(Context& ctx) const {

@@ -26,4 +26,17 @@ std::variant<PageRequest, Response> page_request(const Context& ctx);
 // The list answer for `results` (the items of `page`) out of `total`; 404 if the page is past the end.
 Response page_response(const Context& ctx, const PageRequest& page, std::uint64_t total, boost::json::array results);
 
+// A whole list endpoint: reads the page asked for, fetches it with fetch(offset, limit) (a
+// storage::Page<T>), shows each item with to_json(item), and answers.
+template <class Fetch, class ToJson>
+Response paginate(const Context& ctx, Fetch&& fetch, ToJson&& to_json) {
+  auto page = page_request(ctx);
+  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
+  const auto& p = std::get<PageRequest>(page);
+  auto items = fetch(p.offset(), p.page_size);
+  boost::json::array results;
+  for (const auto& item : items.items) results.push_back(to_json(item));
+  return page_response(ctx, p, items.total, std::move(results));
+}
+
 }  // namespace hookd::api

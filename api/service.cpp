@@ -70,23 +70,21 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
 
   using Surface = ApiOptions::Surface;
   if (options_.surface != Surface::Ingress) {
-    auto manage = [this](Response (WebhooksApi::*fn)(Context&) const) {
-      return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (webhooks_.*fn)(ctx); });
+    // A management route: `fn` of `api` (webhooks_ or events_), behind the manage scope.
+    auto manage = [this](const auto& api, auto fn) {
+      return authenticated(storage::kScopeManage, [&api, fn](Context& ctx) { return (api.*fn)(ctx); });
     };
-    router_.add(v::get, "/v2/webhooks/", manage(&WebhooksApi::list));
-    router_.add(v::post, "/v2/webhooks/", manage(&WebhooksApi::create));
-    router_.add(v::get, "/v2/webhooks/:id/", manage(&WebhooksApi::retrieve));
-    router_.add(v::put, "/v2/webhooks/:id/", manage(&WebhooksApi::replace));
-    router_.add(v::patch, "/v2/webhooks/:id/", manage(&WebhooksApi::update));
-    router_.add(v::delete_, "/v2/webhooks/:id/", manage(&WebhooksApi::destroy));
+    router_.add(v::get, "/v2/webhooks/", manage(webhooks_, &WebhooksApi::list));
+    router_.add(v::post, "/v2/webhooks/", manage(webhooks_, &WebhooksApi::create));
+    router_.add(v::get, "/v2/webhooks/:id/", manage(webhooks_, &WebhooksApi::retrieve));
+    router_.add(v::put, "/v2/webhooks/:id/", manage(webhooks_, &WebhooksApi::replace));
+    router_.add(v::patch, "/v2/webhooks/:id/", manage(webhooks_, &WebhooksApi::update));
+    router_.add(v::delete_, "/v2/webhooks/:id/", manage(webhooks_, &WebhooksApi::destroy));
 
-    auto inspect = [this](Response (EventsApi::*fn)(Context&) const) {
-      return authenticated(storage::kScopeManage, [this, fn](Context& ctx) { return (events_.*fn)(ctx); });
-    };
-    router_.add(v::get, "/v2/events/", inspect(&EventsApi::list));
-    router_.add(v::get, "/v2/events/:id/", inspect(&EventsApi::retrieve));
-    router_.add(v::get, "/v2/webhooks/:id/deliveries/", inspect(&EventsApi::list_deliveries));
-    router_.add(v::post, "/v2/deliveries/:id/retry/", inspect(&EventsApi::retry_delivery));
+    router_.add(v::get, "/v2/events/", manage(events_, &EventsApi::list));
+    router_.add(v::get, "/v2/events/:id/", manage(events_, &EventsApi::retrieve));
+    router_.add(v::get, "/v2/webhooks/:id/deliveries/", manage(events_, &EventsApi::list_deliveries));
+    router_.add(v::post, "/v2/deliveries/:id/retry/", manage(events_, &EventsApi::retry_delivery));
   }
   if (options_.surface != Surface::Management) {
     router_.add(v::post, "/v2/events/", publishing([this](Context& ctx) { return events_.publish(ctx); }));

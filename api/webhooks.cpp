@@ -141,13 +141,9 @@ void WebhooksApi::apply(const json::object& body, Mode mode, storage::Webhook& w
 }
 
 Response WebhooksApi::list(Context& ctx) const {
-  auto page = page_request(ctx);
-  if (auto* error = std::get_if<Response>(&page)) return std::move(*error);
-  const auto& p = std::get<PageRequest>(page);
-  auto webhooks = store_.list_webhooks(ctx.integration_id, p.offset(), p.page_size);
-  json::array results;
-  for (const auto& w : webhooks.items) results.emplace_back(to_json(w));
-  return page_response(ctx, p, webhooks.total, std::move(results));
+  return paginate(
+      ctx, [&](std::uint64_t offset, std::uint64_t limit) { return store_.list_webhooks(ctx.integration_id, offset, limit); },
+      [](const storage::Webhook& w) { return to_json(w); });
 }
 
 Response WebhooksApi::create(Context& ctx) const {
