@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <map>
 
 #include "api/errors.hpp"
@@ -15,6 +16,32 @@ int hex_digit(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+// Well-formed UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates, nothing past U+10FFFF.
+// JSON bodies get this check from the parser; percent-decoded form values need it here, or bytes
+// that no JSON document may hold would be stored and sent on.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || c > 0xF4 || i + len > s.size()) return false;
+    std::uint32_t cp = c & (0xFF >> (len + 1));
+    for (std::size_t k = 1; k < len; ++k) {
+      auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
 }
 
 std::string form_decode(std::string_view s) {
@@ -70,8 +97,10 @@ std::variant<boost::json::object, Response> from_form(std::string_view body, std
   std::map<std::string_view, std::vector<std::pair<long, std::string>>> lists;  // name -> (order, value)
   long order = 0;
   for (auto& [key, value] : parse_form(body)) {
+    if (!valid_utf8(key) || !valid_utf8(value))
+      return error_response(ApiError::MalformedRequest, "Form parse error - invalid UTF-8.");
     auto [name, sub] = split_key(key);
-    auto field = std::find_if(fields.begin(), fields.end(), [&](const FieldKind& f) { return f.name == name; });
+    auto field = std::find_if(fields.begin(), fields.end(), [name = name](const FieldKind& f) { return f.name == name; });
     if (field == fields.end()) continue;
     switch (field->kind) {
       case FieldKind::Scalar:
@@ -144,6 +173,13 @@ std::string_view python_type_name(const boost::json::value& v) {
   return "object";
 }
 
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 200));
+  for (char& c : out)
+    if (c < 0x20 || c > 0x7E) c = '?';  // (char is signed here: bytes >= 0x80 are negative)
+  return out;
+}
+
 std::variant<boost::json::object, Response> parse_body(const Request& request, std::span<const FieldKind> fields) {
   const std::string& body = request.body();
   auto header = request.find(http::field::content_type);
@@ -155,7 +191,7 @@ std::variant<boost::json::object, Response> parse_body(const Request& request, s
   if (type == "application/x-www-form-urlencoded") return from_form(body, fields);
   if (type != "application/json")
     return error_response(ApiError::UnsupportedMediaType,
-                          "Unsupported media type \"" + std::string(header->value()) + "\" in request.");
+                          "Unsupported media type \"" + printable(header->value()) + "\" in request.");
 
   boost::json::parse_options options;
   options.max_depth = 64;  // deeper nesting is refused rather than recursed into

@@ -28,6 +28,10 @@ std::variant<boost::json::object, Response> parse_body(const Request& request, s
 // Decodes an application/x-www-form-urlencoded string into (name, value) pairs, in order.
 std::vector<std::pair<std::string, std::string>> parse_form(std::string_view body);
 
+// `s` (a header value, say) safe to quote in an answer: at most 200 characters, each byte outside
+// printable ASCII replaced by '?'. Header values may hold any byte; JSON answers must be UTF-8.
+std::string printable(std::string_view s);
+
 // The JSON type name the documented API uses in messages: "str", "list", "int", "NoneType"...
 std::string_view python_type_name(const boost::json::value& v);
 

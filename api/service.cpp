@@ -19,9 +19,10 @@ bool mutating(http::verb v) {
 
 std::string base_url(const Request& request, const RequestInfo& info, const std::string& configured) {
   if (!configured.empty()) return configured;
+  // The Host header goes into the URLs of answers, so only a well-formed authority is taken.
   auto host = request.find(http::field::host);
-  std::string authority = host == request.end() || host->value().empty() ? "localhost" : std::string(host->value());
-  return (info.tls ? "https://" : "http://") + authority;
+  bool usable = host != request.end() && !host->value().empty() && boost::urls::parse_authority(host->value());
+  return (info.tls ? "https://" : "http://") + (usable ? std::string(host->value()) : std::string("localhost"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs hookd's build and test dependencies from Debian 12's packages.
 # Does nothing when they are all present already, so it is cheap to call every time.
+# Usage: scripts/install-deps.sh [EXTRA_PACKAGE...]  (scripts/fuzz.sh adds clang's, for example)
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev libtomlplusplus-dev
   libgtest-dev libbenchmark-dev
+  "$@"
 )
 
 missing=()

@@ -135,6 +135,30 @@ TEST_F(LimitsTest, WrongContentTypeIs415) {
   EXPECT_EQ(none.status, 415);
 }
 
+// Inputs the fuzzers of tests/fuzz found: bytes that are not UTF-8 reaching a JSON answer or the store.
+TEST_F(LimitsTest, BytesThatAreNotUtf8NeverReachAnAnswerOrTheStore) {
+  const Headers form = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  auto webhook = api.call(http::verb::post, "/v2/webhooks/",
+                          "url=https%3A%2F%2Fa.example%2F&events=Payout.created&metadata[k]=%C0%AF", form);
+  EXPECT_EQ(webhook.status, 400) << webhook.body;
+  EXPECT_EQ(webhook.json(), (json::object{{"detail", "Form parse error - invalid UTF-8."}}));
+  auto event = api.call(http::verb::post, "/v2/events/", "id=e%8C&type=Payout.created&data=%7B%7D", form);
+  EXPECT_EQ(event.status, 400) << event.body;
+  auto encoded = api.call(http::verb::post, "/v2/events/", "id=%E2%82%AC&type=Payout.created&data=%7B%7D", form);
+  EXPECT_EQ(encoded.status, 202) << encoded.body;  // well-formed UTF-8 (the euro sign) is fine
+  EXPECT_EQ(api.get("/v2/webhooks/").json().at("count"), 0);
+
+  auto media = api.call(http::verb::post, "/v2/webhooks/", "{}", {{"Content-Type", "text/\xc0\xdf"}});
+  EXPECT_EQ(media.status, 415);
+  EXPECT_EQ(media.json(), (json::object{{"detail", "Unsupported media type \"text/??\" in request."}})) << media.body;
+
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(api.post("/v2/webhooks/", {{"url", "https://a.example/"}, {"events", {"Payout.created"}}}).status, 201);
+  auto page = api.get("/v2/webhooks/?page_size=1", {{"Host", "bad\xff host"}});
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(std::string(page.json().at("next").as_string()).rfind("http://localhost/v2/webhooks/?", 0), 0u) << page.body;
+}
+
 TEST_F(LimitsTest, OversizedBodyIs413ByContentLengthAndByChunks) {
   std::string big(5000, 'x');
   auto res = api.call(http::verb::post, "/v2/webhooks/", big, {{"Content-Type", "application/json"}});
