@@ -1,0 +1,130 @@
+#include "bench/load/publisher.hpp"
+
+#include <thread>
+
+#include "bench/load/stats.hpp"
+#include "net/net.hpp"
+
+namespace hookd::bench {
+
+std::string event_data(std::size_t n, std::int64_t t_ns, std::size_t bytes) {
+  std::string data = "{\"n\":" + std::to_string(n) + ",\"t\":" + std::to_string(t_ns) + ",\"pad\":\"";
+  std::size_t pad = bytes > data.size() + 2 ? bytes - data.size() - 2 : 0;
+  data.append(pad, 'x');
+  data += "\"}";
+  return data;
+}
+
+namespace {
+
+class Run {
+ public:
+  explicit Run(const PublishOptions& options) : options_(options) {
+    requests_ = (options.events + options.batch - 1) / options.batch;
+    result_.ack_latency_ns.reserve(requests_);
+  }
+
+  PublishResult go() {
+    start_ns_ = now_ns();
+    for (std::size_t c = 0; c < std::min(options_.connections, requests_); ++c)
+      net::co_spawn(io_, connection(), net::detached);
+    io_.run();
+    result_.seconds = static_cast<double>(last_ack_ns_ - start_ns_) / 1e9;
+    return std::move(result_);
+  }
+
+ private:
+  // The body of request r, its events' publish time stamped now.
+  std::string body(std::size_t r) const {
+    std::size_t first = r * options_.batch, last = std::min(first + options_.batch, options_.events);
+    std::int64_t t = now_ns();
+    auto event = [&](std::size_t n) {
+      return "{\"id\":\"" + options_.run_id + "-" + std::to_string(n) + "\",\"type\":\"" + options_.type_of(n) +
+             "\",\"data\":" + event_data(n, t, options_.body_bytes) + "}";
+    };
+    if (options_.batch == 1) return event(first);
+    std::string out = "{\"events\":[";
+    for (std::size_t n = first; n < last; ++n) out += (n > first ? "," : "") + event(n);
+    return out + "]}";
+  }
+
+  net::awaitable<void> connection() {
+    beast::tcp_stream stream(io_);
+    beast::flat_buffer buffer;
+    bool connected = false;
+    const std::string target = options_.batch == 1 ? "/v2/events/" : "/v2/events/batch/";
+    // With a rate, request r is due at start + r / (rate / batch); each connection takes the next.
+    double interval_ns = options_.rate > 0 ? 1e9 * static_cast<double>(options_.batch) / options_.rate : 0;
+    net::steady_timer pace(io_);
+    for (std::size_t r = next_++; r < requests_; r = next_++) {
+      if (interval_ns > 0) {
+        auto due = std::chrono::nanoseconds(static_cast<std::int64_t>(interval_ns * static_cast<double>(r)));
+        pace.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(start_ns_)) + due);
+        co_await pace.async_wait(net::as_tuple(net::use_awaitable));
+      }
+      for (int attempt = 0;; ++attempt) {
+        if (attempt == 50) {
+          result_.error = "request " + std::to_string(r) + " failed 50 times";
+          io_.stop();
+          co_return;
+        }
+        if (attempt > 0) {
+          ++result_.resent;
+          pace.expires_after(std::chrono::milliseconds(10 * attempt));
+          co_await pace.async_wait(net::as_tuple(net::use_awaitable));
+        }
+        if (!connected) {
+          stream.close();
+          auto [ec] = co_await stream.async_connect(
+              tcp::endpoint(net::ip::make_address(options_.host), options_.port), net::as_tuple(net::use_awaitable));
+          if (ec) continue;
+          stream.socket().set_option(tcp::no_delay(true));
+          connected = true;
+        }
+        http::request<http::string_body> req{http::verb::post, target, 11};
+        req.set(http::field::host, options_.host);
+        req.set(http::field::authorization, "Token " + options_.key);
+        req.set("Integration-ID", options_.integration);
+        req.set(http::field::content_type, "application/json");
+        req.body() = body(r);
+        req.prepare_payload();
+        std::int64_t sent = now_ns();
+        stream.expires_after(std::chrono::seconds(60));
+        auto [wec, w] = co_await http::async_write(stream, req, net::as_tuple(net::use_awaitable));
+        http::response<http::string_body> res;
+        beast::error_code rec = wec;
+        if (!rec) std::tie(rec, std::ignore) = co_await http::async_read(stream, buffer, res, net::as_tuple(net::use_awaitable));
+        if (rec) {
+          connected = false;
+          continue;
+        }
+        if (res.result() != http::status::accepted && res.result() != http::status::ok) {
+          if (!res.keep_alive()) connected = false;
+          continue;  // 503 (disk) or 409 (being published): the same ids again
+        }
+        if (!res.keep_alive()) connected = false;
+        std::int64_t done = now_ns();
+        result_.ack_latency_ns.push_back(done - sent);
+        result_.acknowledged += std::min(options_.batch, options_.events - r * options_.batch);
+        last_ack_ns_ = std::max(last_ack_ns_, done);
+        break;
+      }
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  const PublishOptions& options_;
+  net::io_context io_{1};
+  std::size_t requests_ = 0;
+  std::size_t next_ = 0;
+  std::int64_t start_ns_ = 0;
+  std::int64_t last_ack_ns_ = 0;
+  PublishResult result_;
+};
+
+}  // namespace
+
+PublishResult publish(const PublishOptions& options) { return Run(options).go(); }
+
+}  // namespace hookd::bench

@@ -1,0 +1,127 @@
+// Google Benchmark micro benchmarks of hookd's hot paths: signing, event JSON, the timer wheel,
+// delivery-state writes and request routing. Run: build/bench/hookd_micro (see bench/README.md).
+#include <benchmark/benchmark.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include "api/router.hpp"
+#include "engine/timer_wheel.hpp"
+#include "signing/crypto.hpp"
+#include "signing/signature.hpp"
+#include "storage/store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace hookd {
+namespace {
+
+const std::string kSecret = "0123456789abcdefghijklmnopqrstuv";
+const std::string kBody(1024, 'x');
+
+// Both headers (Gigapay-Signature and Standard Webhooks' Webhook-Signature), as an attempt makes them.
+void BM_SignBothSchemes1KiB(benchmark::State& state) {
+  std::string_view secrets[] = {kSecret};
+  for (auto _ : state) benchmark::DoNotOptimize(signing::sign(secrets, "3f1c8b1e-delivery", 1'790'000'000, kBody));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kBody.size() * 2));
+}
+BENCHMARK(BM_SignBothSchemes1KiB);
+
+// One scheme with a key context made once and reused.
+void BM_HmacReusedKey1KiB(benchmark::State& state) {
+  signing::Hmac mac(kSecret);
+  for (auto _ : state) benchmark::DoNotOptimize(mac.digest({"1790000000", ".", kBody}));
+}
+BENCHMARK(BM_HmacReusedKey1KiB);
+
+// One scheme with OpenSSL's one-shot HMAC().
+void BM_HmacOneShot1KiB(benchmark::State& state) {
+  std::string message = "1790000000." + kBody;
+  for (auto _ : state) benchmark::DoNotOptimize(signing::hmac_sha256(kSecret, message));
+}
+BENCHMARK(BM_HmacOneShot1KiB);
+
+std::string event_request() {
+  boost::json::object data{{"amount", "100.00"}, {"currency", "SEK"}, {"pad", std::string(960, 'x')}};
+  return boost::json::serialize(boost::json::object{{"id", "evt_1"}, {"type", "Payout.created"}, {"data", data}});
+}
+
+// What ingress does with a published event: parse the request, serialize its data for storage.
+void BM_ParseAndWriteEventJson(benchmark::State& state) {
+  std::string request = event_request();
+  for (auto _ : state) {
+    boost::json::value v = boost::json::parse(request);
+    benchmark::DoNotOptimize(boost::json::serialize(v.at("data")));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * request.size()));
+}
+BENCHMARK(BM_ParseAndWriteEventJson);
+
+// Insert state.range(0) entries spread over a minute, then advance through all of them.
+void BM_TimerWheelInsertAndExpire(benchmark::State& state) {
+  auto n = static_cast<std::int64_t>(state.range(0));
+  std::vector<std::int64_t> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (auto _ : state) {
+    engine::TimerWheel<std::int64_t> wheel(0);
+    for (std::int64_t i = 0; i < n; ++i) wheel.insert((i * 7919) % 60'000, i);
+    out.clear();
+    for (std::int64_t t = 0; t <= 60'000; t += 10) wheel.advance(t, out);
+    if (static_cast<std::int64_t>(out.size()) != n) state.SkipWithError("entries lost");
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_TimerWheelInsertAndExpire)->Arg(1'000)->Arg(100'000);
+
+// The write an attempt makes: the delivery's new state, its due-index move, the attempt record.
+void delivery_write(benchmark::State& state, bool sync) {
+  test::TempDir dir;
+  storage::Store::Options options;
+  options.path = dir.str();
+  options.min_free_bytes = 0;
+  storage::Store store(options);
+  storage::Delivery d;
+  d.id = signing::uuid4();
+  d.integration_id = "integration";
+  d.seq = 1, d.event_seq = 1, d.webhook_seq = 1, d.next_attempt_ms = 1'000;
+  storage::Attempt attempt{1, 1'000, 12, 500, "", "internal error"};
+  for (auto _ : state) {
+    storage::Delivery next = d;
+    next.attempts = d.attempts + 1;
+    next.state = storage::DeliveryState::Retrying;
+    next.next_attempt_ms = d.next_attempt_ms + 10'000;
+    storage::Batch batch = store.batch();
+    batch.put_delivery(next, &d);
+    batch.put_attempt(d.id, attempt);
+    auto status = sync ? store.write(batch) : store.write_unsynced(batch);
+    if (!status.is_ok()) state.SkipWithError(status.message().c_str());
+    d = next;
+  }
+}
+void BM_DeliveryStateWriteUnsynced(benchmark::State& state) { delivery_write(state, false); }
+void BM_DeliveryStateWriteSynced(benchmark::State& state) { delivery_write(state, true); }
+BENCHMARK(BM_DeliveryStateWriteUnsynced);
+BENCHMARK(BM_DeliveryStateWriteSynced);
+
+// Routing a request among routes shaped like hookd's API.
+void BM_RouteRequest(benchmark::State& state) {
+  api::Router router;
+  auto ok = [](api::Context&) { return api::Response{http::status::ok, 11}; };
+  for (const char* pattern : {"/healthz", "/readyz", "/metrics", "/v2/webhooks/", "/v2/webhooks/:id/",
+                              "/v2/webhooks/:id/deliveries/", "/v2/events/", "/v2/events/batch/", "/v2/events/:id/",
+                              "/v2/deliveries/:id/retry/"}) {
+    router.add(http::verb::get, pattern, ok);
+    router.add(http::verb::post, pattern, ok);
+  }
+  api::Request request{http::verb::get, "/v2/webhooks/3f1c8b1e-5d2a-4e8f-9a7b-1c2d3e4f5a6b/deliveries/?page=2", 11};
+  for (auto _ : state) {
+    auto target = boost::urls::parse_origin_form(request.target());
+    api::Context ctx{request, *target, {}, "http://localhost", {}, nullptr, {}, {}};
+    benchmark::DoNotOptimize(router.route(ctx));
+  }
+}
+BENCHMARK(BM_RouteRequest);
+
+}  // namespace
+}  // namespace hookd
+
+BENCHMARK_MAIN();
