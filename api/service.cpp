@@ -9,6 +9,7 @@
 #include "api/auth.hpp"
 #include "api/errors.hpp"
 #include "signing/crypto.hpp"
+#include "storage/async_group_commit.hpp"
 
 namespace hookd::api {
 namespace {
@@ -26,22 +27,6 @@ std::string base_url(const Request& request, const RequestInfo& info, const std:
 }
 
 }  // namespace
-
-// Completes `token` with the status of `batch` once the group committer made it durable (or not).
-template <class CompletionToken>
-auto async_group_commit(storage::GroupCommitter& committer, storage::Batch batch, CompletionToken&& token) {
-  return net::async_initiate<CompletionToken, void(storage::WriteStatus)>(
-      [&committer](auto handler, storage::Batch batch) {
-        // The committer's callback must be copyable; the handler is not.
-        auto work = std::make_shared<decltype(net::make_work_guard(net::get_associated_executor(handler)))>(
-            net::make_work_guard(net::get_associated_executor(handler)));
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        committer.submit(std::move(batch), [shared, work](const storage::WriteStatus& status) {
-          net::post(work->get_executor(), [shared, work, status]() mutable { (*shared)(status); });
-        });
-      },
-      token, std::move(batch));
-}
 
 ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer, net::any_io_executor blocking,
                        ApiOptions options)
@@ -114,7 +99,7 @@ net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
   Response res = std::move(prepared.response);
   if (prepared.deferred) {
     storage::WriteStatus status =
-        co_await async_group_commit(committer_, std::move(*prepared.deferred), net::use_awaitable);
+        co_await storage::async_group_commit(committer_, std::move(*prepared.deferred), net::use_awaitable);
     if (prepared.on_commit) prepared.on_commit(status.is_ok());
     if (!status.is_ok()) {
       spdlog::error("request {}: ingress write failed: {}", id, status.message());

@@ -76,7 +76,7 @@ void App::start(std::ostream& out) {
   store_options.min_free_bytes = settings_.storage.min_free_bytes;
   store_ = std::make_unique<storage::Store>(store_options);
   committer_ = std::make_unique<storage::GroupCommitter>(*store_);
-  engine_ = std::make_unique<engine::Engine>(*store_, engine_options(settings_, now_ms_));
+  engine_ = std::make_unique<engine::Engine>(*store_, *committer_, engine_options(settings_, now_ms_));
   admin_ = std::make_unique<api::Admin>(*store_, now_ms_);
 
   api::ServerLimits limits;

@@ -7,6 +7,7 @@
 #include <future>
 #include <limits>
 #include <random>
+#include <set>
 
 #include "signing/signature.hpp"
 
@@ -38,8 +39,9 @@ std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::int6
   return at_ms > now_ms ? static_cast<std::uint64_t>(at_ms - now_ms) : 0;
 }
 
-Engine::Engine(storage::Store& store, EngineOptions options)
+Engine::Engine(storage::Store& store, storage::GroupCommitter& committer, EngineOptions options)
     : store_(store),
+      committer_(committer),
       options_(std::move(options)),
       policy_(options_.retry),
       client_(io_.get_executor(), options_.client),
@@ -77,18 +79,26 @@ void Engine::deliveries_created(std::vector<DueKey> keys) {
 
 void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_seq) {
   net::post(io_, [this, integration_id = std::move(integration_id), webhook_seq] {
-    auto active = store_.list_deliveries_of_webhook(integration_id, webhook_seq, 0,
+    auto listed = store_.list_deliveries_of_webhook(integration_id, webhook_seq, 0,
                                                     std::numeric_limits<std::uint64_t>::max(), true);
-    if (active.items.empty()) return;
+    std::set<std::string> ids;
+    for (const auto& d : listed.items) ids.insert(d.id);
+    for (const auto& [id, p] : pending_)  // made active by a write not applied yet
+      if (p.record.integration_id == integration_id && p.record.webhook_seq == webhook_seq) ids.insert(id);
     storage::Batch batch = store_.batch();
-    for (const auto& d : active.items) {
-      Delivery canceled = d;
+    std::vector<Delivery> changed;
+    for (const auto& id : ids) {
+      auto d = load(id);
+      if (!d || !storage::is_active(d->state)) continue;
+      Delivery canceled = *d;
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
-      batch.put_delivery(canceled, &d);
+      batch.put_delivery(canceled, &*d);
+      changed.push_back(std::move(canceled));
     }
-    write(batch);
-    stat_canceled_ += active.items.size();
+    if (changed.empty()) return;
+    stat_canceled_ += changed.size();
+    submit(std::move(batch), std::move(changed));
   });
 }
 
@@ -97,7 +107,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
   std::promise<RetryOutcome> outcome;
   net::post(io_, [&] {
     if (stopping_) return outcome.set_value(RetryOutcome::Unavailable);
-    auto d = store_.find_delivery(delivery_id);
+    auto d = load(delivery_id);
     if (!d || d->integration_id != integration_id) return outcome.set_value(RetryOutcome::NotFound);
     if (d->state == DeliveryState::Succeeded || d->state == DeliveryState::Canceled)
       return outcome.set_value(RetryOutcome::NotRetryable);
@@ -107,12 +117,15 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     now_due.updated_at_ms = now_due.next_attempt_ms;
     storage::Batch batch = store_.batch();
     batch.put_delivery(now_due, &*d);
-    if (!store_.write(batch).is_ok()) return outcome.set_value(RetryOutcome::Unavailable);
-    // Queued already for its old time: that entry is skipped as stale when it comes up.
-    scheduled_.erase(delivery_id);
-    schedule(DueKey{now_due.next_attempt_ms, delivery_id});
-    pump();
-    outcome.set_value(RetryOutcome::Scheduled);
+    DueKey key{now_due.next_attempt_ms, delivery_id};
+    submit(std::move(batch), {std::move(now_due)}, [this, key, &outcome](bool ok) {
+      if (!ok) return outcome.set_value(RetryOutcome::Unavailable);
+      // Queued already for its old time: that entry is skipped as stale when it comes up.
+      scheduled_.erase(key.delivery_id);
+      schedule(key);
+      pump();
+      outcome.set_value(RetryOutcome::Scheduled);
+    });
   });
   return outcome.get_future().get();
 }
@@ -202,7 +215,7 @@ void Engine::start_attempt(const DueKey& key) {
   scheduled_.erase(key.delivery_id);
   // One attempt of a delivery at a time; the one in flight reschedules it when it ends.
   if (in_flight_ids_.contains(key.delivery_id)) return;
-  auto d = store_.find_delivery(key.delivery_id);
+  auto d = load(key.delivery_id);
   // Stale: finished, canceled, or rescheduled (a manual retry) since this entry was loaded.
   if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) return;
   std::string wkey = webhook_key(*d);
@@ -236,11 +249,39 @@ void Engine::finish(const std::string& wkey, const std::string& delivery_id) {
   net::post(io_, [this] { pump(); });
 }
 
-void Engine::write(storage::Batch& batch) {
-  // Not synced: losing an attempt's record to a power cut only means the attempt is made again.
-  auto status = store_.write_unsynced(batch);
-  if (!status.is_ok()) spdlog::error("engine: write failed: {}", status.message());
+std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
+  if (auto it = pending_.find(delivery_id); it != pending_.end()) return it->second.record;
+  return store_.find_delivery(delivery_id);
 }
+
+void Engine::track(const std::vector<Delivery>& changed) {
+  for (const auto& d : changed) {
+    auto& p = pending_[d.id];
+    p.record = d;
+    ++p.writes;
+  }
+}
+
+void Engine::settle(const std::vector<std::string>& ids, const storage::WriteStatus& status) {
+  if (!status.is_ok()) spdlog::error("engine: write failed: {}", status.message());
+  for (const auto& id : ids)
+    if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
+}
+
+void Engine::submit(storage::Batch batch, std::vector<Delivery> changed, std::function<void(bool)> done) {
+  track(changed);
+  std::vector<std::string> ids;
+  for (const auto& d : changed) ids.push_back(d.id);
+  // The work guard keeps the engine's thread running until the callback has run.
+  committer_.submit(std::move(batch), [this, ids = std::move(ids), done = std::move(done),
+                                       work = net::make_work_guard(io_)](const storage::WriteStatus& status) {
+    net::post(io_, [this, ids, done, status] {
+      settle(ids, status);
+      if (done) done(status.is_ok());
+    });
+  });
+}
+
 
 net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
   std::string id = d.id;
@@ -265,8 +306,8 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
     d.updated_at_ms = now();
     storage::Batch batch = store_.batch();
     batch.put_delivery(d, &started_as);
-    write(batch);
     ++stat_canceled_;
+    submit(std::move(batch), {std::move(d)});
     co_return std::nullopt;
   }
 
@@ -297,7 +338,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
                  record.number, result.error != ErrorKind::None ? result.detail : "status " + std::to_string(result.status));
 
   // Re-read: the delivery may have been canceled or manually rescheduled while this was in flight.
-  auto current = store_.find_delivery(d.id);
+  auto current = load(d.id);
   if (!current) current = started_as;
   d = *current;
   d.attempts = record.number;
@@ -327,9 +368,13 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   storage::Batch batch = store_.batch();
   batch.put_attempt(d.id, record);
   batch.put_delivery(d, &*current);
-  write(batch);
-  if (!storage::is_active(d.state)) co_return std::nullopt;
-  co_return DueKey{d.next_attempt_ms, d.id};
+  DueKey next{d.next_attempt_ms, d.id};
+  bool active = storage::is_active(d.state);
+  // Not awaited: load() sees the new state at once, and a crash before the write is applied only
+  // means the attempt is made again (delivery is at-least-once).
+  submit(std::move(batch), {std::move(d)});
+  if (!active) co_return std::nullopt;
+  co_return next;
 }
 
 }  // namespace hookd::engine

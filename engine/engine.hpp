@@ -27,6 +27,7 @@
 #include "engine/delivery_client.hpp"
 #include "engine/retry_policy.hpp"
 #include "engine/timer_wheel.hpp"
+#include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 
 namespace hookd::engine {
@@ -63,7 +64,9 @@ class Engine {
     bool loaded = false;           // the due index has been read once since start
   };
 
-  Engine(storage::Store& store, EngineOptions options);
+  // Attempt records are written through `committer` (shared with ingress), so the engine's thread
+  // never waits on a write and attempt records share ingress's syncs.
+  Engine(storage::Store& store, storage::GroupCommitter& committer, EngineOptions options);
   ~Engine();  // stops if running
 
   // Starts the engine's thread, which loads the due index and begins attempting.
@@ -91,10 +94,18 @@ class Engine {
   net::awaitable<std::optional<storage::DueKey>> make_attempt(storage::Delivery delivery);
   void finish(const std::string& webhook_key, const std::string& delivery_id);
   void arm_timer(std::int64_t now);
-  void write(storage::Batch& batch);
+  // Every change of deliveries goes through the group committer, which applies batches in the
+  // order they were submitted. Until a batch is applied, the changed records are kept in pending_
+  // and load() returns them, so the engine always sees its own writes.
+  std::optional<storage::Delivery> load(const std::string& delivery_id) const;
+  // Submits `batch`, which stores `changed`; `done` runs on the engine's thread once it is applied.
+  void submit(storage::Batch batch, std::vector<storage::Delivery> changed, std::function<void(bool ok)> done = {});
+  void track(const std::vector<storage::Delivery>& changed);
+  void settle(const std::vector<std::string>& ids, const storage::WriteStatus& status);
   std::int64_t now() const { return options_.now_ms(); }
 
   storage::Store& store_;
+  storage::GroupCommitter& committer_;
   EngineOptions options_;
   RetryPolicy policy_;
   net::io_context io_{1};
@@ -112,6 +123,11 @@ class Engine {
   std::unordered_map<std::string, std::deque<storage::DueKey>> waiting_;  // per webhook, over its cap
   std::size_t waiting_count_ = 0;
   std::unordered_map<std::string, std::size_t> in_flight_per_webhook_;
+  struct Pending {
+    storage::Delivery record;  // as the last submitted write leaves it
+    std::size_t writes = 0;    // submitted and not yet applied
+  };
+  std::unordered_map<std::string, Pending> pending_;
   std::size_t in_flight_ = 0;
 
   std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_attempts_failed_{0},

@@ -110,6 +110,21 @@ Batch::Batch(Batch&&) noexcept = default;
 
 bool Batch::empty() const { return batch_->Count() == 0; }
 
+void Batch::note_seq(int kind, std::uint64_t seq) {
+  auto& high = high_water_[kind];
+  high = std::max(high, seq);
+}
+
+void Batch::seal() {
+  // One merge per kind and batch: a batch of 100 events would otherwise carry 200 of them.
+  for (int kind = 0; kind < 3; ++kind) {
+    if (high_water_[kind] == 0) continue;
+    auto k = seq_key(static_cast<Store::Sequence>(kind));
+    check(batch_->Merge(store_->family(Store::kMeta), slice(k), be64(high_water_[kind])), "batch");
+    high_water_[kind] = 0;
+  }
+}
+
 void Batch::put_integration(const Integration& v) {
   check(batch_->Put(store_->family(Store::kIntegrations), slice(v.id), encode(v)), "batch");
 }
@@ -132,7 +147,7 @@ void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previo
     check(batch_->Delete(cf, webhook_index_key(v.integration_id, *previous_id)), "batch");
   check(batch_->Put(cf, webhook_record_key(v.integration_id, v.seq), encode(v)), "batch");
   check(batch_->Put(cf, webhook_index_key(v.integration_id, v.id), be64(v.seq)), "batch");
-  check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Webhook)), be64(v.seq)), "batch");
+  note_seq(static_cast<int>(Store::Sequence::Webhook), v.seq);
 }
 
 void Batch::delete_webhook(const Webhook& v) {
@@ -149,7 +164,7 @@ void Batch::put_event(const Event& v) {
   auto* cf = store_->family(Store::kEvents);
   check(batch_->Put(cf, scoped("r", v.integration_id, be64(v.seq)), encode(v)), "batch");
   check(batch_->Put(cf, scoped("i", v.integration_id, v.id), be64(v.seq)), "batch");
-  check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Event)), be64(v.seq)), "batch");
+  note_seq(static_cast<int>(Store::Sequence::Event), v.seq);
 }
 
 void Batch::put_delivery(const Delivery& v, const Delivery* before) {
@@ -158,7 +173,7 @@ void Batch::put_delivery(const Delivery& v, const Delivery* before) {
   if (!before) {
     check(batch_->Put(cf, scoped("w", v.integration_id, be64(v.webhook_seq) + be64(v.seq)), v.id), "batch");
     check(batch_->Put(cf, scoped("e", v.integration_id, be64(v.event_seq) + v.id), ""), "batch");
-    check(batch_->Merge(store_->family(Store::kMeta), slice(seq_key(Store::Sequence::Delivery)), be64(v.seq)), "batch");
+    note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
   }
   auto* due = store_->family(Store::kDue);
   if (before && is_active(before->state)) check(batch_->Delete(due, due_key(before->next_attempt_ms, v.id)), "batch");
@@ -212,6 +227,7 @@ WriteStatus Store::write(Batch& batch, bool sync) {
   if (!has_space())
     return WriteStatus::failed(StoreError::Kind::NoSpace,
                                "less than " + std::to_string(min_free_bytes_) + " bytes free for " + path_);
+  batch.seal();
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, batch.batch_.get());

@@ -109,8 +109,12 @@ class Batch {
  private:
   friend class Store;
   explicit Batch(const Store& store);
+  // Sequence numbers are persisted as a high-water mark per kind, merged once when written.
+  void note_seq(int kind, std::uint64_t seq);
+  void seal();
   const Store* store_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::uint64_t high_water_[3] = {0, 0, 0};  // by Store::Sequence
 };
 
 class Store {

@@ -325,6 +325,26 @@ TEST_F(SlowRetryDeliveryTest, ChangingTheSecretChangesTheNextAttemptsSignature) 
   EXPECT_FALSE(verify(got.back(), "old-secret"));
 }
 
+// The engine records an attempt without waiting for the write; a manual retry that arrives while
+// the attempt is in flight must still win over the schedule, and leave no stale due-index entry.
+TEST_F(SlowRetryDeliveryTest, ManualRetryDuringAnAttemptIsKeptAndLeavesNothingDue) {
+  Receiver receiver;
+  receiver.script([](const auto&, std::size_t i) { return i == 0 ? Reply{500, 300ms, "", {}} : Reply{}; });
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "evt")).status, 202);
+  ASSERT_TRUE(receiver.wait_for(1));  // the first attempt is stalled in the receiver now
+  std::string id(api.get("/v2/events/evt/").json().at("deliveries").at(0).at("id").as_string());
+  auto retried = api.post("/v2/deliveries/" + id + "/retry/", json::object{});
+  EXPECT_EQ(retried.status, 202) << retried.body;
+  // Without the manual retry, the next attempt would come after the 60 s schedule.
+  auto d = wait_for_state("evt", "succeeded");
+  EXPECT_EQ(d.at("attempts").as_int64(), 2);
+  EXPECT_EQ(receiver.count(), 2u);
+  daemon.stop();
+  storage::Store store({daemon.data_dir()});
+  EXPECT_EQ(store.count_due(), 0u);
+}
+
 TEST_F(DeliveryTest, ManualRetryOfAFailedDelivery) {
   Receiver receiver;
   receiver.script([](const auto&, std::size_t i) { return Reply{i == 0 ? 410 : 200, 0ms, "", {}}; });

@@ -1,6 +1,7 @@
 // The engine on a real store, without the HTTP API in front: bounded memory and the due-index
 // cursor when more is due than memory may hold.
 #include "engine/engine.hpp"
+#include "storage/group_commit.hpp"
 
 #include <gtest/gtest.h>
 
@@ -57,7 +58,8 @@ TEST(Engine, HundredThousandWaitingRetriesHoldBoundedMemory) {
   ASSERT_EQ(store.count_due(), 100'000u);
 
   std::size_t before = rss_kib();
-  Engine engine(store, options(10'000));
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, options(10'000));
   engine.start();
   ASSERT_TRUE(test::wait_until([&] { return engine.stats().in_memory == 10'000; }));
   std::size_t after = rss_kib();
@@ -76,7 +78,8 @@ TEST(Engine, MoreDueThanMemoryHoldsIsAllDelivered) {
   test::TempDir dir;
   storage::Store store({dir.str()});
   seed(store, receiver.url(), 300, system_now_ms());
-  Engine engine(store, options(16));  // far less than is due: the cursor must come back for the rest
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, options(16));  // far less than is due: the cursor must come back for the rest
   engine.start();
   ASSERT_TRUE(receiver.wait_for(300));
   ASSERT_TRUE(test::wait_until([&] { return store.count_due() == 0; }));
@@ -113,7 +116,8 @@ TEST(Engine, PerWebhookCapKeepsOneSlowReceiverFromStarvingOthers) {
   EngineOptions o = options(1000);
   o.max_in_flight = 8;
   o.max_in_flight_per_webhook = 2;
-  Engine engine(store, o);
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, o);
   auto started = std::chrono::steady_clock::now();
   engine.start();
   ASSERT_TRUE(fast.wait_for(20));
