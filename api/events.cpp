@@ -70,21 +70,40 @@ storage::Event EventsApi::fan_out(const std::string& integration_id, Incoming in
   storage::Event event{integration_id, store_.next_seq(storage::Store::Sequence::Event),
                        in.id.value_or(signing::uuid4()), std::move(in.type), std::move(in.data_json), now};
   batch.put_event(event);
-  auto webhooks = store_.list_webhooks(integration_id, 0, std::numeric_limits<std::uint64_t>::max());
-  for (const auto& w : webhooks.items) {
-    if (std::find(w.events.begin(), w.events.end(), event.type) == w.events.end()) continue;
+  auto subscribed = subscriptions(integration_id);
+  auto it = subscribed->find(event.type);
+  if (it == subscribed->end()) return event;
+  for (std::uint64_t webhook_seq : it->second) {
     storage::Delivery d;
     d.id = signing::uuid4();
     d.integration_id = integration_id;
     d.seq = store_.next_seq(storage::Store::Sequence::Delivery);
     d.event_seq = event.seq;
-    d.webhook_seq = w.seq;
+    d.webhook_seq = webhook_seq;
     d.next_attempt_ms = now;
     d.created_at_ms = d.updated_at_ms = now;
     batch.put_delivery(d);
     due.push_back(storage::DueKey{d.next_attempt_ms, d.id});
   }
   return event;
+}
+
+std::shared_ptr<const EventsApi::Subscriptions> EventsApi::subscriptions(const std::string& integration_id) const {
+  std::uint64_t version = store_.webhooks_version();  // before reading the webhooks (see Store)
+  {
+    std::lock_guard lock(subscriptions_mutex_);
+    auto it = subscriptions_.find(integration_id);
+    if (it != subscriptions_.end() && it->second.version == version) return it->second.by_type;
+  }
+  auto by_type = std::make_shared<Subscriptions>();
+  for (const auto& w : store_.list_webhooks(integration_id, 0, std::numeric_limits<std::uint64_t>::max()).items)
+    for (const auto& type : w.events) {
+      auto& seqs = (*by_type)[type];
+      if (seqs.empty() || seqs.back() != w.seq) seqs.push_back(w.seq);  // a type listed twice: once
+    }
+  std::lock_guard lock(subscriptions_mutex_);
+  subscriptions_[integration_id] = {version, by_type};
+  return by_type;
 }
 
 void EventsApi::notify(std::vector<storage::DueKey> due) const {

@@ -10,7 +10,9 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <memory>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,10 @@ class EventsApi {
   // Claims publisher ids for one request; false if another request is publishing one of them.
   bool claim(const std::vector<std::string>& keys);
   void release(const std::vector<std::string>& keys);
+  // The webhooks of an integration by the event type they subscribe to (their seqs, in creation
+  // order), cached until a webhook changes: fan-out would otherwise read every webhook per event.
+  using Subscriptions = std::unordered_map<std::string, std::vector<std::uint64_t>>;
+  std::shared_ptr<const Subscriptions> subscriptions(const std::string& integration_id) const;
   boost::json::object event_json(const storage::Event& event) const;
   // A delivery as the API shows it: with its attempts listed, or (inside an event) counted.
   enum class DeliveryView { WithAttempts, InEvent };
@@ -67,6 +73,12 @@ class EventsApi {
   std::mutex claims_mutex_;
   std::set<std::string, std::less<>> claims_;  // integration '\0' event id, while being published
   std::atomic<std::uint64_t> accepted_{0};
+  struct CachedSubscriptions {
+    std::uint64_t version = 0;
+    std::shared_ptr<const Subscriptions> by_type;
+  };
+  mutable std::mutex subscriptions_mutex_;
+  mutable std::unordered_map<std::string, CachedSubscriptions> subscriptions_;
 };
 
 }  // namespace hookd::api

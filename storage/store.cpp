@@ -148,12 +148,14 @@ void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previo
   check(batch_->Put(cf, webhook_record_key(v.integration_id, v.seq), encode(v)), "batch");
   check(batch_->Put(cf, webhook_index_key(v.integration_id, v.id), be64(v.seq)), "batch");
   note_seq(static_cast<int>(Store::Sequence::Webhook), v.seq);
+  webhooks_changed_ = true;
 }
 
 void Batch::delete_webhook(const Webhook& v) {
   auto* cf = store_->family(Store::kWebhooks);
   check(batch_->Delete(cf, webhook_record_key(v.integration_id, v.seq)), "batch");
   check(batch_->Delete(cf, webhook_index_key(v.integration_id, v.id)), "batch");
+  webhooks_changed_ = true;
 }
 
 void Batch::put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record) {
@@ -232,6 +234,7 @@ WriteStatus Store::write(Batch& batch, bool sync) {
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, batch.batch_.get());
   if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  if (batch.webhooks_changed_) ++webhooks_version_;  // after the write: readers then see the change
   return WriteStatus::ok();
 }
 

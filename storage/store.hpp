@@ -115,6 +115,7 @@ class Batch {
   const Store* store_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::uint64_t high_water_[3] = {0, 0, 0};  // by Store::Sequence
+  bool webhooks_changed_ = false;
 };
 
 class Store {
@@ -161,6 +162,9 @@ class Store {
 
   std::optional<Webhook> find_webhook(std::string_view integration_id, std::string_view id) const;
   std::optional<Webhook> find_webhook_by_seq(std::string_view integration_id, std::uint64_t seq) const;
+  // Changes after every write that stored or deleted a webhook. What a caller derives from
+  // webhooks stays valid while this stays the same, if the caller read it before reading them.
+  std::uint64_t webhooks_version() const { return webhooks_version_; }
   // Webhooks of one integration in creation order, `limit` of them after skipping `offset`.
   Page<Webhook> list_webhooks(std::string_view integration_id, std::uint64_t offset, std::uint64_t limit) const;
 
@@ -204,6 +208,7 @@ class Store {
   std::string path_;
   std::uint64_t min_free_bytes_;
   std::atomic<std::uint64_t> seqs_[3] = {0, 0, 0};  // by Sequence
+  std::atomic<std::uint64_t> webhooks_version_{0};
   mutable std::atomic<std::int64_t> space_checked_ns_{0};
   mutable std::atomic<bool> has_space_{true};
 };
