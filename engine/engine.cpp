@@ -44,6 +44,7 @@ Engine::Engine(storage::Store& store, storage::GroupCommitter& committer, Engine
       committer_(committer),
       options_(std::move(options)),
       policy_(options_.retry),
+      records_(store),
       client_(io_.get_executor(), options_.client),
       timer_(io_),
       wheel_(options_.now_ms()) {
@@ -298,8 +299,8 @@ net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
 
 net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   Delivery started_as = d;
-  auto webhook = store_.find_webhook_by_seq(d.integration_id, d.webhook_seq);
-  auto event = store_.find_event_by_seq(d.integration_id, d.event_seq);
+  auto webhook = records_.webhook(d.integration_id, d.webhook_seq);
+  auto event = records_.event(d.integration_id, d.event_seq);
   if (!webhook || !event) {  // the webhook was deleted (or its event purged): nothing to deliver
     spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
@@ -314,8 +315,8 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   // The webhook's current url and secret, at every attempt.
   std::int64_t started_ms = now();
   std::string_view secrets[] = {webhook->secret_key};
-  auto signature = signing::sign(secrets, d.id, started_ms / 1000, event->data_json);
-  OutgoingRequest request{webhook->url, std::make_shared<const std::string>(std::move(event->data_json)),
+  auto signature = signing::sign(secrets, d.id, started_ms / 1000, *event->data_json);
+  OutgoingRequest request{webhook->url, event->data_json,
                           {{"Gigapay-Signature", std::move(signature.gigapay_signature)},
                            {"Webhook-Id", d.id},
                            {"Webhook-Timestamp", std::to_string(started_ms / 1000)},

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/delivery_client.hpp"
+#include "engine/record_cache.hpp"
 #include "engine/retry_policy.hpp"
 #include "engine/timer_wheel.hpp"
 #include "storage/group_commit.hpp"
@@ -108,6 +109,7 @@ class Engine {
   storage::GroupCommitter& committer_;
   EngineOptions options_;
   RetryPolicy policy_;
+  RecordCache records_;
   net::io_context io_{1};
   DeliveryClient client_;
   net::steady_timer timer_;
