@@ -48,7 +48,7 @@ Admin::Result Admin::commit(storage::Batch& batch, json::value answer) {
 Admin::Result Admin::create_integration(const std::string& name, const std::optional<std::string>& id) {
   std::lock_guard lock(mutex_);
   if (name.empty() || name.size() > 255) return Error{Error::Invalid, "name must be 1 to 255 characters"};
-  storage::Integration integration{id.value_or(signing::uuid4()), name, now_ms_()};
+  storage::Integration integration{id ? *id : signing::uuid4(), name, now_ms_()};
   if (!valid_integration_id(integration.id))
     return Error{Error::Invalid, "integration id must be 1 to 64 characters of A-Z a-z 0-9 . _ -"};
   if (store_.find_integration(integration.id))

@@ -68,7 +68,7 @@ storage::Event EventsApi::fan_out(const std::string& integration_id, Incoming in
                                   std::vector<storage::DueKey>& due) const {
   std::int64_t now = now_ms_();
   storage::Event event{integration_id, store_.next_seq(storage::Store::Sequence::Event),
-                       in.id.value_or(signing::uuid4()), std::move(in.type), std::move(in.data_json), now};
+                       in.id ? std::move(*in.id) : signing::uuid4(), std::move(in.type), std::move(in.data_json), now};
   batch.put_event(event);
   auto subscribed = subscriptions(integration_id);
   auto it = subscribed->find(event.type);

@@ -31,6 +31,7 @@ WriteStatus GroupCommitter::write(Batch batch) {
 
 void GroupCommitter::run() {
   std::deque<Pending> group;
+  std::vector<Batch> batches;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -38,16 +39,12 @@ void GroupCommitter::run() {
       if (queue_.empty()) return;  // stopping, and everything submitted is done
       group.swap(queue_);
     }
-    // All but the last unsynced; the last synced, which syncs the log with everything before it.
-    // (Not SyncWAL(): after a failed write, RocksDB asserts on it.)
-    std::vector<WriteStatus> statuses;
-    statuses.reserve(group.size());
-    for (std::size_t i = 0; i < group.size(); ++i)
-      statuses.push_back(i + 1 < group.size() ? store_.write_unsynced(group[i].batch) : store_.write(group[i].batch));
-    if (!statuses.back().is_ok())  // the sync failed: nothing of the group is known to be durable
-      for (auto& s : statuses) s = statuses.back();
-    for (std::size_t i = 0; i < group.size(); ++i) group[i].done(statuses[i]);
+    // The whole group in one synced write: one log write and one fsync, however many batches.
+    for (auto& p : group) batches.push_back(std::move(p.batch));
+    WriteStatus status = store_.write_all(batches);
+    for (auto& p : group) p.done(status);
     group.clear();
+    batches.clear();
   }
 }
 

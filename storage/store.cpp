@@ -226,15 +226,65 @@ Store::~Store() {
 }
 
 WriteStatus Store::write(Batch& batch, bool sync) {
+  batch.seal();
+  auto status = write(*batch.batch_, sync);
+  if (status.is_ok() && batch.webhooks_changed_) ++webhooks_version_;  // after the write: readers see it
+  return status;
+}
+
+namespace {
+
+// Copies the operations of batches into one: RocksDB has no public way to append a batch to
+// another, but replaying one through a Handler is public and costs a copy, far less than a log
+// write per batch.
+class Appender final : public rocksdb::WriteBatch::Handler {
+ public:
+  Appender(rocksdb::WriteBatch& to, const std::vector<rocksdb::ColumnFamilyHandle*>& families)
+      : to_(to), families_(families) {}
+  rocksdb::Status PutCF(std::uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    return to_.Put(family(cf), key, value);
+  }
+  rocksdb::Status DeleteCF(std::uint32_t cf, const rocksdb::Slice& key) override { return to_.Delete(family(cf), key); }
+  rocksdb::Status MergeCF(std::uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    return to_.Merge(family(cf), key, value);
+  }
+
+ private:
+  rocksdb::ColumnFamilyHandle* family(std::uint32_t id) const {
+    for (auto* f : families_)
+      if (f->GetID() == id) return f;
+    throw StoreError(StoreError::Kind::Corruption, "batch names an unknown column family " + std::to_string(id));
+  }
+  rocksdb::WriteBatch& to_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& families_;
+};
+
+}  // namespace
+
+WriteStatus Store::write_all(std::span<Batch> batches) {
+  if (batches.size() == 1) return write(batches.front(), true);
+  rocksdb::WriteBatch all;
+  Appender appender(all, families_);
+  bool webhooks_changed = false;
+  for (auto& b : batches) {
+    b.seal();
+    webhooks_changed |= b.webhooks_changed_;
+    rocksdb::Status s = b.batch_->Iterate(&appender);
+    if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  }
+  auto status = write(all, true);
+  if (status.is_ok() && webhooks_changed) ++webhooks_version_;
+  return status;
+}
+
+WriteStatus Store::write(rocksdb::WriteBatch& batch, bool sync) {
   if (!has_space())
     return WriteStatus::failed(StoreError::Kind::NoSpace,
                                "less than " + std::to_string(min_free_bytes_) + " bytes free for " + path_);
-  batch.seal();
   rocksdb::WriteOptions options;
   options.sync = sync;
-  rocksdb::Status s = db_->Write(options, batch.batch_.get());
+  rocksdb::Status s = db_->Write(options, &batch);
   if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
-  if (batch.webhooks_changed_) ++webhooks_version_;  // after the write: readers then see the change
   return WriteStatus::ok();
 }
 

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -140,6 +141,9 @@ class Store {
   // Applies `batch` atomically without waiting for the disk. A later synced write makes it durable
   // too (the log is synced up to that write): group commit writes many batches, the last synced.
   WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
+  // Applies every batch of `batches` in one synced write: one log write and one fsync for all.
+  // Each batch stays atomic, and either all of them are written or none.
+  WriteStatus write_all(std::span<Batch> batches);
 
   // False while the file system of the data directory has less than min_free_bytes free: then
   // every write fails with Kind::NoSpace before reaching RocksDB (which must never meet a full
@@ -204,6 +208,7 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   WriteStatus write(Batch& batch, bool sync);
+  WriteStatus write(rocksdb::WriteBatch& batch, bool sync);
 
   std::string path_;
   std::uint64_t min_free_bytes_;
