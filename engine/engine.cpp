@@ -95,6 +95,7 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
       batch.put_delivery(canceled, &*d);
+      mark_changed_if_in_flight(id);
       changed.push_back(std::move(canceled));
     }
     if (changed.empty()) return;
@@ -118,6 +119,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     now_due.updated_at_ms = now_due.next_attempt_ms;
     storage::Batch batch = store_.batch();
     batch.put_delivery(now_due, &*d);
+    mark_changed_if_in_flight(delivery_id);
     DueKey key{now_due.next_attempt_ms, delivery_id};
     submit(std::move(batch), {std::move(now_due)}, [this, key, &outcome](bool ok) {
       if (!ok) return outcome.set_value(RetryOutcome::Unavailable);
@@ -227,7 +229,7 @@ void Engine::start_attempt(const DueKey& key) {
     ++waiting_count_;
     return;
   }
-  in_flight_ids_.insert(key.delivery_id);
+  in_flight_ids_.emplace(key.delivery_id, false);
   ++webhook_in_flight;
   ++in_flight_;
   ++stat_in_flight_;
@@ -248,6 +250,10 @@ void Engine::finish(const std::string& wkey, const std::string& delivery_id) {
     if (w->second.empty()) waiting_.erase(w);
   }
   net::post(io_, [this] { pump(); });
+}
+
+void Engine::mark_changed_if_in_flight(const std::string& delivery_id) {
+  if (auto it = in_flight_ids_.find(delivery_id); it != in_flight_ids_.end()) it->second = true;
 }
 
 std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
@@ -338,8 +344,8 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
     spdlog::info("delivery {} (event {}, webhook {}) attempt {} failed: {}", d.id, event->id, webhook->id,
                  record.number, result.error != ErrorKind::None ? result.detail : "status " + std::to_string(result.status));
 
-  // Re-read: the delivery may have been canceled or manually rescheduled while this was in flight.
-  auto current = load(d.id);
+  // The delivery may have been canceled or manually rescheduled while this was in flight.
+  auto current = in_flight_ids_.at(d.id) ? load(d.id) : std::optional<Delivery>(started_as);
   if (!current) current = started_as;
   d = *current;
   d.attempts = record.number;

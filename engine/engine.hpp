@@ -120,7 +120,10 @@ class Engine {
   TimerWheel<storage::DueKey> wheel_;
   storage::DueKey cursor_;                                  // index entries <= this are loaded or done
   std::unordered_set<std::string> scheduled_;               // ids queued: in the wheel, ready or waiting
-  std::unordered_set<std::string> in_flight_ids_;
+  // Deliveries with an attempt in flight, and whether something changed them meanwhile (a manual
+  // retry, a cancellation): only then must the attempt re-read the record before writing its own.
+  std::unordered_map<std::string, bool> in_flight_ids_;
+  void mark_changed_if_in_flight(const std::string& delivery_id);
   std::deque<storage::DueKey> ready_;
   std::unordered_map<std::string, std::deque<storage::DueKey>> waiting_;  // per webhook, over its cap
   std::size_t waiting_count_ = 0;
