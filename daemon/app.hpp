@@ -47,6 +47,7 @@ class App {
 
  private:
   void begin_shutdown();
+  void start_maintenance();
 
   Settings settings_;
   std::function<std::int64_t()> now_ms_;
@@ -65,6 +66,7 @@ class App {
   std::unique_ptr<api::HttpServer> admin_server_;
   net::signal_set signals_{io_, SIGINT, SIGTERM};
   std::optional<net::steady_timer> shutdown_deadline_;
+  net::steady_timer maintenance_{io_};  // periodic upkeep while serving (see start_maintenance)
   tcp::endpoint api_endpoint_;
   tcp::endpoint ingress_endpoint_;
 };

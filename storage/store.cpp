@@ -192,6 +192,9 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.keep_log_file_num = 5;
+  // One memtable budget for all column families (the largest is flushed when it is reached), so
+  // that memory stays bounded however much is written: RocksDB's default is 64 MiB per family.
+  db_options.db_write_buffer_size = options.memtable_bytes;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

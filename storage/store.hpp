@@ -124,6 +124,7 @@ class Store {
   struct Options {
     std::string path;                    // the data directory; created if missing
     std::size_t block_cache_bytes = 64u << 20;  // RocksDB block cache size. Default 64 MiB.
+    std::size_t memtable_bytes = 64u << 20;     // RocksDB memtables of all families together. Default 64 MiB.
     // Writes are refused while less than this is free: room for memtable flushes and compactions.
     // Default 256 MiB.
     std::uint64_t min_free_bytes = 256u << 20;
