@@ -200,6 +200,10 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // A bloom filter per memtable: a point read (the engine reads a delivery per attempt) skips the
+  // memtables that do not hold its key instead of searching each one's skiplist.
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : kFamilyNames) {
