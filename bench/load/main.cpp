@@ -205,7 +205,7 @@ std::unique_ptr<OwnHookd> start_hookd(const Config& c, const std::string& ca_fil
       {"HOOKD_RETRY_FACTOR", "2"},
   };
   if (!ca_file.empty()) env["HOOKD_DELIVERY_CA_FILE"] = ca_file;
-  if (c.retries) env["HOOKD_RETRY_SCHEDULE_MS"] = "120000";  // they wait two minutes, then fall due
+  if (c.retries) env["HOOKD_RETRY_SCHEDULE_MS"] = "240000";  // they wait four minutes, then fall due
   h->process = std::make_unique<test::DaemonProcess>(
       std::vector<std::string>{"--listen", "127.0.0.1:0", "--data-dir", h->dir.str() + "/data"}, env);
   int port = h->process->wait_ready();
@@ -222,7 +222,7 @@ int run(const Config& c) {
   ReceiverOptions receiver_options;
   if (c.https) {
     tls = test::make_tls_files(scratch.str());
-    receiver_options.tls = {{tls->server_cert, tls->server_key}};
+    receiver_options.tls = test::CertificateFiles{tls->server_cert, tls->server_key};
   }
   receiver_options.failing_webhooks = c.failing_webhooks;
   receiver_options.fail_rate = c.fail_rate;

@@ -3,7 +3,6 @@
 #include <charconv>
 
 #include "bench/load/stats.hpp"
-#include "net/tls.hpp"
 #include "signing/crypto.hpp"
 
 namespace hookd::bench {
@@ -46,25 +45,14 @@ class Receiver::Handler final : public api::RequestHandler {
 };
 
 Receiver::Receiver(ReceiverOptions options) : options_(std::move(options)), handler_(std::make_unique<Handler>(*this)) {
-  if (options_.tls) tls_.emplace(tls::server_context(options_.tls->first, options_.tls->second));
   api::ServerLimits limits;
   limits.max_connections = 100'000;
-  server_ = std::make_unique<api::HttpServer>(io_, *handler_, limits);
-  port_ = server_->listen_tcp(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0), tls_ ? &*tls_ : nullptr).port();
-  thread_ = std::thread([this] { io_.run(); });
+  server_ = std::make_unique<test::LoopbackServer>(*handler_, options_.tls, limits);
 }
 
-Receiver::~Receiver() {
-  net::post(io_, [this] {
-    server_->close_all();
-    server_->stop();
-  });
-  thread_.join();
-}
+Receiver::~Receiver() { server_.reset(); }
 
-std::string Receiver::base_url() const {
-  return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port_);
-}
+std::string Receiver::base_url() const { return server_->base_url(); }
 
 void Receiver::expect(std::vector<std::string> secrets, std::vector<std::uint32_t> expected_per_event) {
   std::lock_guard lock(mutex_);

@@ -19,11 +19,12 @@
 
 #include "api/http_server.hpp"
 #include "signing/signature.hpp"
+#include "tests/support/loopback_server.hpp"
 
 namespace hookd::bench {
 
 struct ReceiverOptions {
-  std::optional<std::pair<std::string, std::string>> tls;  // certificate and key files: HTTPS
+  std::optional<test::CertificateFiles> tls;  // HTTPS with these
   std::size_t failing_webhooks = 0;     // webhooks 0..failing_webhooks-1 fail ...
   double fail_rate = 0;                 // ... this fraction of their requests, with a 503
   std::chrono::milliseconds delay{0};   // every answer waits this long
@@ -71,12 +72,7 @@ class Receiver {
   Verdict record(std::size_t webhook, std::string_view signature, std::string_view webhook_id, std::string_view body);
 
   ReceiverOptions options_;
-  net::io_context io_{1};
   std::unique_ptr<Handler> handler_;
-  std::optional<ssl::context> tls_;
-  std::unique_ptr<api::HttpServer> server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<signing::Hmac>> keys_;  // by webhook
@@ -87,6 +83,7 @@ class Receiver {
   Tally tally_;
   bool healed_ = false;
   std::mt19937_64 random_{42};
+  std::unique_ptr<test::LoopbackServer> server_;  // last: stopped first, before what its handler uses
 };
 
 }  // namespace hookd::bench

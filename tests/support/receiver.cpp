@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "net/tls.hpp"
 
 namespace hookd::test {
 
@@ -45,20 +44,14 @@ class Receiver::Handler final : public api::RequestHandler {
 };
 
 Receiver::Receiver(std::optional<TlsFiles> tls) : handler_(std::make_unique<Handler>(*this)) {
-  if (tls) tls_.emplace(hookd::tls::server_context(tls->server_cert, tls->server_key));
-  server_ = std::make_unique<api::HttpServer>(io_, *handler_, api::ServerLimits{});
-  port_ = server_->listen_tcp(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0), tls_ ? &*tls_ : nullptr).port();
-  thread_ = std::thread([this] { io_.run(); });
+  std::optional<CertificateFiles> files;
+  if (tls) files = CertificateFiles{tls->server_cert, tls->server_key};
+  server_ = std::make_unique<LoopbackServer>(*handler_, files);
 }
 
-Receiver::~Receiver() {
-  net::post(io_, [this] { server_->close_all(); server_->stop(); });
-  thread_.join();
-}
+Receiver::~Receiver() { server_.reset(); }
 
-std::string Receiver::url(const std::string& path) const {
-  return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port_) + path;
-}
+std::string Receiver::url(const std::string& path) const { return server_->base_url() + path; }
 
 void Receiver::script(std::function<Reply(const ReceivedRequest&, std::size_t)> script) {
   std::lock_guard lock(mutex_);

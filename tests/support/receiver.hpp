@@ -10,10 +10,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/http_server.hpp"
+#include "tests/support/loopback_server.hpp"
 #include "tests/support/tls_certs.hpp"
 
 namespace hookd::test {
@@ -42,7 +42,7 @@ class Receiver {
   explicit Receiver(std::optional<TlsFiles> tls = std::nullopt);
   ~Receiver();
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_->port(); }
   // http://127.0.0.1:PORT/path, or https://localhost:PORT/path (the name the certificate holds).
   std::string url(const std::string& path = "/hook") const;
 
@@ -56,17 +56,13 @@ class Receiver {
 
  private:
   class Handler;
-  net::io_context io_{1};
   std::unique_ptr<Handler> handler_;
-  std::optional<ssl::context> tls_;
-  std::unique_ptr<api::HttpServer> server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
 
   mutable std::mutex mutex_;
   mutable std::condition_variable arrived_;
   std::vector<ReceivedRequest> requests_;
   std::function<Reply(const ReceivedRequest&, std::size_t)> script_;
+  std::unique_ptr<LoopbackServer> server_;  // last: stopped first, before what its handler uses
 };
 
 }  // namespace hookd::test
