@@ -289,7 +289,6 @@ void Engine::submit(storage::Batch batch, std::vector<Delivery> changed, std::fu
   });
 }
 
-
 net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
   std::string id = d.id;
   std::optional<DueKey> next;

@@ -140,7 +140,7 @@ class Store {
   // Applies `batch` atomically and fsyncs before returning Ok.
   WriteStatus write(Batch& batch) { return write(batch, true); }
   // Applies `batch` atomically without waiting for the disk. A later synced write makes it durable
-  // too (the log is synced up to that write): group commit writes many batches, the last synced.
+  // too (the log is synced up to that write).
   WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
   // Applies every batch of `batches` in one synced write: one log write and one fsync for all.
   // Each batch stays atomic, and either all of them are written or none.

@@ -305,6 +305,27 @@ TEST_F(SlowRetryDeliveryTest, DeletingAWebhookCancelsItsDeliveries) {
   EXPECT_EQ(receiver.count(), 1u);
 }
 
+// Fan-out caches subscriptions; every change of a webhook must show in the next event's fan-out.
+TEST_F(SlowRetryDeliveryTest, FanOutFollowsEveryChangeOfSubscriptions) {
+  Receiver receiver;
+  auto deliveries = [&](const std::string& event_id) {
+    return api.get("/v2/events/" + event_id + "/").json().at("deliveries").as_array().size();
+  };
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "e0")).status, 202);
+  EXPECT_EQ(deliveries("e0"), 0u);
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "e1")).status, 202);
+  EXPECT_EQ(deliveries("e1"), 1u);
+  ASSERT_EQ(api.patch("/v2/webhooks/w/", {{"events", {"Invoice.paid"}}}).status, 200);
+  ASSERT_EQ(api.post("/v2/events/", event("Payout.created", {}, "e2")).status, 202);
+  EXPECT_EQ(deliveries("e2"), 0u);
+  ASSERT_EQ(api.post("/v2/events/", event("Invoice.paid", {}, "e3")).status, 202);
+  EXPECT_EQ(deliveries("e3"), 1u);
+  ASSERT_EQ(api.put("/v2/webhooks/w/", webhook("w", receiver.url(), {"Payout.created", "Invoice.paid"})).status, 200);
+  ASSERT_EQ(api.post("/v2/events/", event("Invoice.paid", {}, "e4")).status, 202);
+  EXPECT_EQ(deliveries("e4"), 1u);
+}
+
 TEST_F(SlowRetryDeliveryTest, ChangingTheSecretChangesTheNextAttemptsSignature) {
   Receiver receiver;
   receiver.script([](const auto&, std::size_t i) { return Reply{i == 0 ? 500 : 200, 0ms, "", {}}; });

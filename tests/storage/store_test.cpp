@@ -135,6 +135,39 @@ TEST(Store, SequenceSurvivesReopenAndIsNeverReused) {
   EXPECT_GT(reopened.next_webhook_seq(), last);
 }
 
+// What the group committer does with a group: several batches in one synced write.
+TEST(Store, WriteAllAppliesEveryBatchAndTheirSequencesAndWebhookVersion) {
+  test::TempDir dir;
+  std::uint64_t highest = 0;
+  {
+    Store store({dir.str()});
+    std::vector<Batch> batches;
+    Webhook gone = webhook(store, "i", "gone");
+    Batch first = store.batch();
+    first.put_webhook(gone);
+    commit(store, first);
+    std::uint64_t version = store.webhooks_version();
+
+    batches.push_back(store.batch());
+    batches.back().put_webhook(webhook(store, "i", "a"));
+    batches.push_back(store.batch());
+    batches.back().delete_webhook(gone);
+    batches.push_back(store.batch());
+    Webhook b = webhook(store, "i", "b");
+    batches.back().put_webhook(b);
+    highest = b.seq;
+    ASSERT_TRUE(store.write_all(batches).is_ok());
+
+    EXPECT_TRUE(store.find_webhook("i", "a"));
+    EXPECT_TRUE(store.find_webhook("i", "b"));
+    EXPECT_FALSE(store.find_webhook("i", "gone"));
+    EXPECT_GT(store.webhooks_version(), version);
+  }
+  Store reopened({dir.str()});
+  EXPECT_EQ(reopened.list_webhooks("i", 0, 10).total, 2u);  // durable
+  EXPECT_GT(reopened.next_webhook_seq(), highest);           // each batch's high-water mark merged
+}
+
 TEST(Store, SecondOpenOfADirectoryIsBusy) {
   test::TempDir dir;
   Store store({dir.str()});
