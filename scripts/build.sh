@@ -7,7 +7,7 @@ kind=${1:-release}
 case "$kind" in
   release)  dir=build;          args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   debug)    dir=build-debug;    args=(-DCMAKE_BUILD_TYPE=Debug) ;;
-  sanitize) dir=build-sanitize; args=(-DCMAKE_BUILD_TYPE=Debug -DHOOKD_SANITIZE=ON) ;;
+  sanitize) dir=build-sanitize; args=(-DCMAKE_BUILD_TYPE=Debug -DHOOKD_SANITIZE=ON -DHOOKD_BUILD_BENCH=OFF) ;;
   *) echo "usage: $0 [release|debug|sanitize]" >&2; exit 2 ;;
 esac
 scripts/install-deps.sh

@@ -73,7 +73,7 @@ void apply_scenario(Config& c, const std::string& name) {
   } else if (name == "ingress-batch") {
     c.webhooks = 0, c.events = 500'000, c.batch = 100, c.mode = "hookd";
   } else if (name == "latency") {
-    c.webhooks = 1, c.events = 50'000, c.batch = 1, c.rate = 10'000;
+    c.webhooks = 1, c.events = 50'000, c.batch = 1, c.rate = 10'000, c.connections = 256;
   } else if (name == "retries") {
     c.webhooks = 10, c.events = 100'000, c.failing_webhooks = 10, c.fail_rate = 1, c.retries = true, c.mode = "hookd";
   } else {
