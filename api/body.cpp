@@ -176,7 +176,7 @@ std::string_view python_type_name(const boost::json::value& v) {
 std::string printable(std::string_view s) {
   std::string out(s.substr(0, 200));
   for (char& c : out)
-    if (c < 0x20 || c > 0x7E) c = '?';  // (char is signed here: bytes >= 0x80 are negative)
+    if (auto u = static_cast<unsigned char>(c); u < 0x20 || u > 0x7E) c = '?';
   return out;
 }
 

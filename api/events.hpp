@@ -9,11 +9,11 @@
 #include <boost/json.hpp>
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <set>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "api/engine_hooks.hpp"

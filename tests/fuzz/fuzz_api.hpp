@@ -16,6 +16,7 @@
 #include "api/service.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace hookd::fuzz {
 
@@ -42,7 +43,7 @@ class FuzzApi {
   FuzzApi();
   ~FuzzApi();
 
-  std::string dir_;
+  test::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::GroupCommitter> committer_;
   net::thread_pool blocking_{1};

@@ -6,9 +6,9 @@
 
 namespace hookd::test {
 
-TempDir::TempDir() {
-  std::string pattern = "/tmp/hookd-test-XXXXXX";
-  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+TempDir::TempDir(const std::filesystem::path& parent) {
+  std::string pattern = (parent / "hookd-test-XXXXXX").string();  // mkdtemp's template
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed under " + parent.string());
   path_ = pattern;
 }
 

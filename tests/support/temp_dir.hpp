@@ -1,4 +1,5 @@
-// A fresh directory under /tmp, removed with everything in it when the object goes.
+// A fresh directory (under /tmp unless told otherwise), removed with everything in it when the
+// object goes.
 #pragma once
 
 #include <filesystem>
@@ -8,7 +9,7 @@ namespace hookd::test {
 
 class TempDir {
  public:
-  TempDir();
+  explicit TempDir(const std::filesystem::path& parent = "/tmp");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
