@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -198,6 +199,11 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Point reads of fresh records (the engine reads each delivery as it attempts it, moments after
+  // ingress wrote it) would otherwise search every young table file and read its blocks back:
+  // bloom filters skip the files without the key, and blocks written by a flush start in the cache.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.prepopulate_block_cache = rocksdb::BlockBasedTableOptions::PrepopulateBlockCache::kFlushOnly;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // A bloom filter per memtable: a point read (the engine reads a delivery per attempt) skips the
