@@ -49,18 +49,25 @@ std::string Hmac::digest(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-SignatureHeaders sign(std::span<const std::string_view> secrets, std::string_view webhook_id, std::int64_t timestamp,
-                      std::string_view body) {
+Signer::Signer(std::span<const std::string_view> secrets) {
+  for (auto secret : secrets) keys_.push_back(std::make_unique<Hmac>(secret));
+}
+
+SignatureHeaders Signer::sign(std::string_view webhook_id, std::int64_t timestamp, std::string_view body) {
   std::string t = std::to_string(timestamp);
   SignatureHeaders h;
   h.gigapay_signature = "t=" + t;
-  for (auto secret : secrets) {
-    Hmac hmac(secret);
-    h.gigapay_signature += ",v1=" + hex(hmac.digest({t, ".", body}));
+  for (auto& hmac : keys_) {
+    h.gigapay_signature += ",v1=" + hex(hmac->digest({t, ".", body}));
     if (!h.webhook_signature.empty()) h.webhook_signature += ' ';
-    h.webhook_signature += "v1," + base64(hmac.digest({webhook_id, ".", t, ".", body}));
+    h.webhook_signature += "v1," + base64(hmac->digest({webhook_id, ".", t, ".", body}));
   }
   return h;
+}
+
+SignatureHeaders sign(std::span<const std::string_view> secrets, std::string_view webhook_id, std::int64_t timestamp,
+                      std::string_view body) {
+  return Signer(secrets).sign(webhook_id, timestamp, body);
 }
 
 }  // namespace hookd::signing

@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hookd::signing {
 
@@ -35,6 +37,19 @@ class Hmac {
 struct SignatureHeaders {
   std::string gigapay_signature;  // value of Gigapay-Signature
   std::string webhook_signature;  // value of Webhook-Signature
+};
+
+// Signs deliveries with a fixed set of secrets, keeping each key's HMAC context: signing many
+// bodies with one Signer skips the key setup that a one-shot signature pays every time (about
+// half the cost of a 1 KiB signature). Not thread-safe.
+class Signer {
+ public:
+  explicit Signer(std::span<const std::string_view> secrets);
+  // Signs `body` of delivery `webhook_id` at `timestamp` (unix seconds) with each secret.
+  SignatureHeaders sign(std::string_view webhook_id, std::int64_t timestamp, std::string_view body);
+
+ private:
+  std::vector<std::unique_ptr<Hmac>> keys_;
 };
 
 // Signs `body` of delivery `webhook_id` at `timestamp` (unix seconds) with each of `secrets`.

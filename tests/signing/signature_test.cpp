@@ -32,6 +32,22 @@ TEST(Signature, RotationSignsWithEverySecretNewestFirst) {
             "v1,GNBpPVH27Wii11ilRtHXLhPsrbPBpeOh1VzbE3fKXro= v1,8ChEf8WWlxp1kynSLWGgxTwvQLzg8PilCcLw+qeiosA=");
 }
 
+TEST(Signature, SignerKeepsItsKeysAcrossDeliveries) {
+  std::string_view secrets[] = {kSecret, "old-secret"};
+  Signer signer(secrets);
+  // Different ids, times and bodies one after another: each as a fresh one-shot signature.
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "msg_" + std::to_string(i);
+    std::string body = std::string(kBody) + std::string(static_cast<std::size_t>(i), ' ');
+    auto reused = signer.sign(id, 1700000000 + i, body);
+    auto fresh = sign(secrets, id, 1700000000 + i, body);
+    EXPECT_EQ(reused.gigapay_signature, fresh.gigapay_signature);
+    EXPECT_EQ(reused.webhook_signature, fresh.webhook_signature);
+  }
+  EXPECT_EQ(signer.sign("msg_1", 1700000000, kBody).webhook_signature,
+            "v1,GNBpPVH27Wii11ilRtHXLhPsrbPBpeOh1VzbE3fKXro= v1,8ChEf8WWlxp1kynSLWGgxTwvQLzg8PilCcLw+qeiosA=");
+}
+
 TEST(Signature, HmacIsReusableAndAgreesWithOneShot) {
   Hmac hmac("Jefe");
   for (int i = 0; i < 3; ++i)  // the same key context, message after message
