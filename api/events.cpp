@@ -64,27 +64,30 @@ std::optional<EventsApi::Incoming> EventsApi::validate(const json::object& body,
   return in;
 }
 
-storage::Event EventsApi::fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
-                                  std::vector<storage::DueKey>& due) const {
+std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& integration_id, Incoming in,
+                                                         storage::Batch& batch,
+                                                         storage::CreatedDeliveries& created) const {
   std::int64_t now = now_ms_();
-  storage::Event event{integration_id, store_.next_seq(storage::Store::Sequence::Event),
-                       in.id ? std::move(*in.id) : signing::uuid4(), std::move(in.type), std::move(in.data_json), now};
-  batch.put_event(event);
+  auto event = std::make_shared<const storage::Event>(
+      storage::Event{integration_id, store_.next_seq(storage::Store::Sequence::Event),
+                     in.id ? std::move(*in.id) : signing::uuid4(), std::move(in.type), std::move(in.data_json), now});
+  batch.put_event(*event);
   auto subscribed = subscriptions(integration_id);
-  auto it = subscribed->find(event.type);
+  auto it = subscribed->find(event->type);
   if (it == subscribed->end()) return event;
   for (std::uint64_t webhook_seq : it->second) {
     storage::Delivery d;
     d.id = signing::uuid4();
     d.integration_id = integration_id;
     d.seq = store_.next_seq(storage::Store::Sequence::Delivery);
-    d.event_seq = event.seq;
+    d.event_seq = event->seq;
     d.webhook_seq = webhook_seq;
     d.next_attempt_ms = now;
     d.created_at_ms = d.updated_at_ms = now;
     batch.put_delivery(d);
-    due.push_back(storage::DueKey{d.next_attempt_ms, d.id});
+    created.deliveries.push_back(std::move(d));
   }
+  created.events.push_back(event);
   return event;
 }
 
@@ -106,10 +109,12 @@ std::shared_ptr<const EventsApi::Subscriptions> EventsApi::subscriptions(const s
   return by_type;
 }
 
-void EventsApi::notify(std::vector<storage::DueKey> due) const {
+void EventsApi::notify(storage::CreatedDeliveries created, bool durable) const {
   // Also when the commit failed: a failed group sync can leave batches written but unsynced, and
-  // the engine checks every record before attempting, so telling it too much is harmless.
-  if (!due.empty() && hooks_.deliveries_created) hooks_.deliveries_created(std::move(due));
+  // the engine then reads every record before attempting, so telling it too much is harmless.
+  if (created.deliveries.empty() || !hooks_.deliveries_created) return;
+  created.durable = durable;
+  hooks_.deliveries_created(std::move(created));
 }
 
 bool EventsApi::claim(const std::vector<std::string>& keys) {
@@ -142,16 +147,17 @@ Response EventsApi::publish(Context& ctx) {
     }
   }
   storage::Batch batch = store_.batch();
-  std::vector<storage::DueKey> due;
-  storage::Event event = fan_out(ctx.integration_id, std::move(*in), batch, due);
+  storage::CreatedDeliveries created;
+  auto event = fan_out(ctx.integration_id, std::move(*in), batch, created);
   ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, id = event.id, due = std::move(due)](bool durable) mutable {
+  ctx.on_commit = [this, claimed, id = event->id, created = std::move(created)](bool durable) mutable {
     release(claimed);
     if (durable) ++accepted_;
-    spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not known durable", due.size());
-    notify(std::move(due));
+    spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not known durable",
+                  created.deliveries.size());
+    notify(std::move(created), durable);
   };
-  return json_response(http::status::accepted, summary(event));
+  return json_response(http::status::accepted, summary(*event));
 }
 
 Response EventsApi::publish_batch(Context& ctx) {
@@ -195,7 +201,7 @@ Response EventsApi::publish_batch(Context& ctx) {
   if (!claim(claimed)) return being_published();
 
   storage::Batch batch = store_.batch();
-  std::vector<storage::DueKey> due;
+  storage::CreatedDeliveries created;
   std::map<std::string, json::object> by_id;  // events of this request and earlier ones, by publisher id
   json::array answers;
   std::uint64_t fresh = 0;
@@ -212,15 +218,15 @@ Response EventsApi::publish_batch(Context& ctx) {
     }
     std::optional<std::string> id = in.id;
     ++fresh;
-    json::object answer = summary(fan_out(ctx.integration_id, std::move(in), batch, due));
+    json::object answer = summary(*fan_out(ctx.integration_id, std::move(in), batch, created));
     if (id) by_id[*id] = answer;
     answers.push_back(std::move(answer));
   }
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, fresh, due = std::move(due)](bool durable) mutable {
+  ctx.on_commit = [this, claimed, fresh, created = std::move(created)](bool durable) mutable {
     release(claimed);
     if (durable) accepted_ += fresh;
-    notify(std::move(due));
+    notify(std::move(created), durable);
   };
   if (!ctx.deferred) ctx.on_commit(true);  // nothing new: no commit will call it
   return json_response(http::status::accepted, {{"events", std::move(answers)}});

@@ -49,11 +49,11 @@ class EventsApi {
   };
   // One event object checked; nullopt with `errors` filled when it is not valid.
   std::optional<Incoming> validate(const boost::json::object& body, FieldErrors& errors) const;
-  // Adds the event and its deliveries to `batch`; returns the event and the new due keys.
-  storage::Event fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
-                         std::vector<storage::DueKey>& due) const;
+  // Adds the event and its deliveries to `batch` and to `created`; returns the event.
+  std::shared_ptr<const storage::Event> fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
+                                                storage::CreatedDeliveries& created) const;
   // Tells the engine about new deliveries, whether or not their commit is known to have worked.
-  void notify(std::vector<storage::DueKey> due) const;
+  void notify(storage::CreatedDeliveries created, bool durable) const;
   // Claims publisher ids for one request; false if another request is publishing one of them.
   bool claim(const std::vector<std::string>& keys);
   void release(const std::vector<std::string>& keys);

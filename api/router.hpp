@@ -24,7 +24,8 @@ struct Context {
   std::string integration_id;       // set once the request is authenticated
   storage::Batch* batch = nullptr;  // mutating handlers put their changes here; committed after
   // Ingress handlers instead hand over their own batch, which the service group-commits without
-  // holding a thread; on_commit then learns whether it became durable.
+  // holding a thread; on_commit then learns whether it became durable (on the committer's
+  // thread, for a deferred batch: keep it short).
   std::optional<storage::Batch> deferred;
   std::function<void(bool durable)> on_commit;
 };

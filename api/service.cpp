@@ -9,7 +9,6 @@
 #include "api/auth.hpp"
 #include "api/errors.hpp"
 #include "signing/crypto.hpp"
-#include "storage/async_group_commit.hpp"
 
 namespace hookd::api {
 namespace {
@@ -90,21 +89,51 @@ std::string ApiService::request_id(const Request& request) {
   return request_id_prefix_ + std::to_string(++request_counter_);
 }
 
+template <class CompletionToken>
+auto ApiService::async_prepare_and_commit(const Request& request, const RequestInfo& info, const std::string& id,
+                                          CompletionToken&& token) {
+  return net::async_initiate<CompletionToken, void(Answered)>(
+      [this, &request, &info, &id](auto completion) {
+        using Completion = decltype(completion);
+        using WorkGuard = decltype(net::make_work_guard(net::get_associated_executor(completion)));
+        // Shared: the committer's callback must be copyable, the completion handler is not.
+        struct Operation {
+          Completion completion;
+          WorkGuard work;
+          Answered answered;
+          void complete() {
+            auto ex = work.get_executor();
+            net::post(ex, [completion = std::move(completion), answered = std::move(answered)]() mutable {
+              completion(std::move(answered));
+            });
+          }
+        };
+        auto work = net::make_work_guard(net::get_associated_executor(completion));
+        auto op = std::make_shared<Operation>(Operation{std::move(completion), std::move(work), {}});
+        // The request, info and id belong to the caller's coroutine frame, which waits for this.
+        net::post(blocking_, [this, op, &request, &info, &id] {
+          Prepared prepared = prepare(request, info, id);
+          op->answered.response = std::move(prepared.response);
+          if (!prepared.deferred) return op->complete();
+          committer_.submit(std::move(*prepared.deferred),
+                            [op, on_commit = std::move(prepared.on_commit)](const storage::WriteStatus& status) {
+                              if (on_commit) on_commit(status.is_ok());
+                              op->answered.status = status;
+                              op->complete();
+                            });
+        });
+      },
+      token);
+}
+
 net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
   auto started = std::chrono::steady_clock::now();
   std::string id = request_id(request);
-  // The lambda refers to this coroutine's own parameters, which live until it resumes.
-  Prepared prepared = co_await async_run_on<Prepared>(
-      blocking_, [this, &request, &info, &id] { return prepare(request, info, id); }, net::use_awaitable);
-  Response res = std::move(prepared.response);
-  if (prepared.deferred) {
-    storage::WriteStatus status =
-        co_await storage::async_group_commit(committer_, std::move(*prepared.deferred), net::use_awaitable);
-    if (prepared.on_commit) prepared.on_commit(status.is_ok());
-    if (!status.is_ok()) {
-      spdlog::error("request {}: ingress write failed: {}", id, status.message());
-      res = error_response(ApiError::Unavailable);
-    }
+  Answered answered = co_await async_prepare_and_commit(request, info, id, net::use_awaitable);
+  Response res = std::move(answered.response);
+  if (!answered.status.is_ok()) {
+    spdlog::error("request {}: ingress write failed: {}", id, answered.status.message());
+    res = error_response(ApiError::Unavailable);
   }
   res.set("X-Request-Id", id);
   // Method, path and outcome only: headers (the API key) and bodies (secrets) are never logged.

@@ -59,6 +59,17 @@ class ApiService final : public RequestHandler {
   };
   // Routes and runs the handler on the calling thread: what handle() runs on the blocking pool.
   Prepared prepare(const Request& request, const RequestInfo& info, const std::string& request_id);
+  // The answer to a request, and whether its deferred batch (if any) became durable.
+  struct Answered {
+    Response response;
+    storage::WriteStatus status;
+  };
+  // Runs prepare() on the blocking pool and hands its deferred batch from there straight to the
+  // group committer (its on_commit runs on the committer's thread), then completes on the
+  // caller's executor: one thread hand-off fewer per event than going back to the caller first.
+  template <class CompletionToken>
+  auto async_prepare_and_commit(const Request& request, const RequestInfo& info, const std::string& request_id,
+                                CompletionToken&& token);
 
   // Wraps `handler` with authentication for `scope` and, for mutating methods, the write lock,
   // Idempotency-Key handling and the commit of the changes it made.

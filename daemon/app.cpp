@@ -89,7 +89,9 @@ void App::start(std::ostream& out) {
   limits.idle_timeout = std::chrono::milliseconds(settings_.api.idle_timeout_ms);
 
   api::EngineHooks hooks;
-  hooks.deliveries_created = [this](std::vector<storage::DueKey> keys) { engine_->deliveries_created(std::move(keys)); };
+  hooks.deliveries_created = [this](storage::CreatedDeliveries created) {
+    engine_->deliveries_created(std::move(created));
+  };
   hooks.webhook_deleted = [this](const std::string& integration, std::uint64_t seq) {
     engine_->webhook_deleted(integration, seq);
   };

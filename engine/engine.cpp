@@ -9,7 +9,6 @@
 #include <random>
 #include <set>
 
-#include "signing/signature.hpp"
 
 namespace hookd::engine {
 namespace {
@@ -71,9 +70,19 @@ void Engine::stop() {
   thread_.join();  // run() returns once the attempts in flight have finished
 }
 
-void Engine::deliveries_created(std::vector<DueKey> keys) {
-  net::post(io_, [this, keys = std::move(keys)] {
-    for (const auto& k : keys) schedule(k);
+void Engine::deliveries_created(storage::CreatedDeliveries created) {
+  net::post(io_, [this, created = std::move(created)]() mutable {
+    std::size_t e = 0;  // deliveries come in the order of their events
+    for (auto& d : created.deliveries) {
+      // Known already (queued, in flight or written by the engine): the store or pending_ has
+      // the current record, and this one may be stale.
+      bool known = scheduled_.contains(d.id) || in_flight_ids_.contains(d.id) || pending_.contains(d.id);
+      if (!schedule(DueKey{d.next_attempt_ms, d.id}) || known || !created.durable) continue;
+      while (e < created.events.size() && created.events[e]->seq != d.event_seq) ++e;
+      auto event = e < created.events.size() ? created.events[e] : nullptr;
+      std::string id = d.id;
+      fresh_.insert_or_assign(std::move(id), Fresh{std::move(d), std::move(event)});
+    }
     pump();
   });
 }
@@ -149,15 +158,16 @@ Engine::Stats Engine::stats() const {
   return s;
 }
 
-void Engine::schedule(const DueKey& key) {
-  if (scheduled_.contains(key.delivery_id)) return;
-  if (cursor_ < key) return;  // beyond what is loaded: a later refill finds it in the index
+bool Engine::schedule(const DueKey& key) {
+  if (scheduled_.contains(key.delivery_id)) return false;
+  if (cursor_ < key) return false;  // beyond what is loaded: a later refill finds it in the index
   if (wheel_.size() + ready_.size() + waiting_count_ < options_.memory_capacity) {
     scheduled_.insert(key.delivery_id);
     wheel_.insert(key.due_ms, key);
-  } else {
-    cursor_ = std::min(cursor_, before(key.due_ms));  // no room: leave it to the index
+    return true;
   }
+  cursor_ = std::min(cursor_, before(key.due_ms));  // no room: leave it to the index
+  return false;
 }
 
 void Engine::refill(std::int64_t now) {
@@ -220,7 +230,10 @@ void Engine::start_attempt(const DueKey& key) {
   if (in_flight_ids_.contains(key.delivery_id)) return;
   auto d = load(key.delivery_id);
   // Stale: finished, canceled, or rescheduled (a manual retry) since this entry was loaded.
-  if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) return;
+  if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) {
+    fresh_.erase(key.delivery_id);
+    return;
+  }
   std::string wkey = webhook_key(*d);
   auto& webhook_in_flight = in_flight_per_webhook_[wkey];
   if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
@@ -233,7 +246,9 @@ void Engine::start_attempt(const DueKey& key) {
   ++webhook_in_flight;
   ++in_flight_;
   ++stat_in_flight_;
-  net::co_spawn(io_, attempt(std::move(*d), std::move(wkey)), net::detached);
+  std::shared_ptr<const storage::Event> event;
+  if (auto it = fresh_.find(key.delivery_id); it != fresh_.end()) event = it->second.event;
+  net::co_spawn(io_, attempt(std::move(*d), std::move(event), std::move(wkey)), net::detached);
 }
 
 void Engine::finish(const std::string& wkey, const std::string& delivery_id) {
@@ -258,11 +273,13 @@ void Engine::mark_changed_if_in_flight(const std::string& delivery_id) {
 
 std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
   if (auto it = pending_.find(delivery_id); it != pending_.end()) return it->second.record;
+  if (auto it = fresh_.find(delivery_id); it != fresh_.end()) return it->second.record;
   return store_.find_delivery(delivery_id);
 }
 
 void Engine::track(const std::vector<Delivery>& changed) {
   for (const auto& d : changed) {
+    fresh_.erase(d.id);
     auto& p = pending_[d.id];
     p.record = d;
     ++p.writes;
@@ -289,11 +306,11 @@ void Engine::submit(storage::Batch batch, std::vector<Delivery> changed, std::fu
   });
 }
 
-net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
+net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, std::string wkey) {
   std::string id = d.id;
   std::optional<DueKey> next;
   try {
-    next = co_await make_attempt(std::move(d));
+    next = co_await make_attempt(std::move(d), std::move(event));
   } catch (const std::exception& e) {
     // The store failed: the delivery keeps its due entry and is attempted again later.
     spdlog::error("delivery {}: attempt failed inside hookd: {}", id, e.what());
@@ -302,10 +319,10 @@ net::awaitable<void> Engine::attempt(Delivery d, std::string wkey) {
   if (next) schedule(*next);
 }
 
-net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
+net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shared_ptr<const storage::Event> event) {
   Delivery started_as = d;
   auto webhook = records_.webhook(d.integration_id, d.webhook_seq);
-  auto event = records_.event(d.integration_id, d.event_seq);
+  if (!event) event = records_.event(d.integration_id, d.event_seq);
   if (!webhook || !event) {  // the webhook was deleted (or its event purged): nothing to deliver
     spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
@@ -319,9 +336,9 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
 
   // The webhook's current url and secret, at every attempt.
   std::int64_t started_ms = now();
-  std::string_view secrets[] = {webhook->secret_key};
-  auto signature = signing::sign(secrets, d.id, started_ms / 1000, *event->data_json);
-  OutgoingRequest request{webhook->url, event->data_json,
+  auto signature = webhook->signer.sign(d.id, started_ms / 1000, event->data_json);
+  std::shared_ptr<const std::string> body(event, &event->data_json);  // shares the event's ownership
+  OutgoingRequest request{webhook->record.url, std::move(body),
                           {{"Gigapay-Signature", std::move(signature.gigapay_signature)},
                            {"Webhook-Id", d.id},
                            {"Webhook-Timestamp", std::to_string(started_ms / 1000)},
@@ -340,7 +357,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d) {
   storage::Attempt record{d.attempts + 1,          started_ms,    static_cast<std::uint32_t>(duration.count()),
                           result.status,           std::string(to_string(result.error)), std::move(result.body_prefix)};
   if (result.error != ErrorKind::None || result.status < 200 || result.status >= 300)
-    spdlog::info("delivery {} (event {}, webhook {}) attempt {} failed: {}", d.id, event->id, webhook->id,
+    spdlog::info("delivery {} (event {}, webhook {}) attempt {} failed: {}", d.id, event->id, webhook->record.id,
                  record.number, result.error != ErrorKind::None ? result.detail : "status " + std::to_string(result.status));
 
   // The delivery may have been canceled or manually rescheduled while this was in flight.

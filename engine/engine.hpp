@@ -76,8 +76,11 @@ class Engine {
   // timeout) and joins the thread. Deliveries not finished stay in the due index.
   void stop();
 
-  // Thread-safe. New deliveries were committed with these due-index entries.
-  void deliveries_created(std::vector<storage::DueKey> keys);
+  // Thread-safe. New deliveries were committed (or their commit failed: created.durable). Must be
+  // called before anything the engine submits to the committer afterwards is applied, i.e. from
+  // the commit's own callback: then a durable record is current unless the engine already knows
+  // the delivery (a scan of the due index found it first), and its first attempt reads nothing.
+  void deliveries_created(storage::CreatedDeliveries created);
   // Thread-safe. A webhook was deleted: its active deliveries are canceled.
   void webhook_deleted(std::string integration_id, std::uint64_t webhook_seq);
   // Thread-safe; blocks until done. Schedules a failed or active delivery of the integration now.
@@ -88,16 +91,21 @@ class Engine {
  private:
   void pump();
   void refill(std::int64_t now);
-  void schedule(const storage::DueKey& key);
+  // Queues `key` unless it is queued already or left to the index; true if it was queued.
+  bool schedule(const storage::DueKey& key);
   void start_attempt(const storage::DueKey& key);
-  net::awaitable<void> attempt(storage::Delivery delivery, std::string webhook_key);
+  // `event` is the delivery's event if at hand; else it is read (through the record cache).
+  net::awaitable<void> attempt(storage::Delivery delivery, std::shared_ptr<const storage::Event> event,
+                               std::string webhook_key);
   // One attempt and its record; the due key of the next attempt if the delivery is still active.
-  net::awaitable<std::optional<storage::DueKey>> make_attempt(storage::Delivery delivery);
+  net::awaitable<std::optional<storage::DueKey>> make_attempt(storage::Delivery delivery,
+                                                              std::shared_ptr<const storage::Event> event);
   void finish(const std::string& webhook_key, const std::string& delivery_id);
   void arm_timer(std::int64_t now);
   // Every change of deliveries goes through the group committer, which applies batches in the
   // order they were submitted. Until a batch is applied, the changed records are kept in pending_
-  // and load() returns them, so the engine always sees its own writes.
+  // and load() returns them, so the engine always sees its own writes. Before the engine's first
+  // write of a new delivery, load() returns the record ingress handed over (fresh_).
   std::optional<storage::Delivery> load(const std::string& delivery_id) const;
   // Submits `batch`, which stores `changed`; `done` runs on the engine's thread once it is applied.
   void submit(storage::Batch batch, std::vector<storage::Delivery> changed, std::function<void(bool ok)> done = {});
@@ -133,6 +141,15 @@ class Engine {
     std::size_t writes = 0;    // submitted and not yet applied
   };
   std::unordered_map<std::string, Pending> pending_;
+  // Records handed over by ingress, with their events, for deliveries queued and not yet written
+  // by the engine. Bounded by what is queued: an entry goes when the delivery is written or found
+  // stale. (Not the record cache: a backlog larger than the cache would evict exactly the events
+  // needed next.)
+  struct Fresh {
+    storage::Delivery record;
+    std::shared_ptr<const storage::Event> event;
+  };
+  std::unordered_map<std::string, Fresh> fresh_;
   std::size_t in_flight_ = 0;
 
   std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_attempts_failed_{0},

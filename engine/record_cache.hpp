@@ -4,30 +4,26 @@
 // webhook's current url and secret. Not thread-safe: the engine uses it on its own thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "signing/signature.hpp"
 #include "storage/store.hpp"
 
 namespace hookd::engine {
 
 class RecordCache {
  public:
-  struct EventBody {
-    std::string id;
-    std::string type;
-    std::shared_ptr<const std::string> data_json;  // shared by every delivery's request
-  };
-
   explicit RecordCache(const storage::Store& store, std::size_t event_capacity = 4096,
                        std::size_t webhook_capacity = 16384)
       : store_(store), event_capacity_(event_capacity), webhook_capacity_(webhook_capacity) {}
 
   // Null when the store has no such record (a deleted webhook, a purged event): never cached.
-  std::shared_ptr<const EventBody> event(const std::string& integration_id, std::uint64_t seq) {
+  std::shared_ptr<const storage::Event> event(const std::string& integration_id, std::uint64_t seq) {
     std::string key = integration_id + '\0' + std::to_string(seq);
     if (auto it = events_.find(key); it != events_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);  // most recently used first
@@ -35,8 +31,7 @@ class RecordCache {
     }
     auto e = store_.find_event_by_seq(integration_id, seq);
     if (!e) return nullptr;
-    auto body = std::make_shared<const EventBody>(
-        EventBody{std::move(e->id), std::move(e->type), std::make_shared<const std::string>(std::move(e->data_json))});
+    auto body = std::make_shared<const storage::Event>(std::move(*e));
     lru_.emplace_front(key, body);
     events_[key] = lru_.begin();
     if (events_.size() > event_capacity_) {
@@ -46,7 +41,15 @@ class RecordCache {
     return body;
   }
 
-  std::shared_ptr<const storage::Webhook> webhook(const std::string& integration_id, std::uint64_t seq) {
+  // A webhook with a signer for its secret, kept as long as the webhook is.
+  struct WebhookEntry {
+    explicit WebhookEntry(storage::Webhook w)
+        : record(std::move(w)), signer(std::array<std::string_view, 1>{record.secret_key}) {}
+    storage::Webhook record;
+    signing::Signer signer;
+  };
+
+  std::shared_ptr<WebhookEntry> webhook(const std::string& integration_id, std::uint64_t seq) {
     std::uint64_t version = store_.webhooks_version();  // before reading (see Store)
     if (version != webhooks_version_ || webhooks_.size() >= webhook_capacity_) {
       webhooks_.clear();
@@ -56,20 +59,20 @@ class RecordCache {
     if (auto it = webhooks_.find(key); it != webhooks_.end()) return it->second;
     auto w = store_.find_webhook_by_seq(integration_id, seq);
     if (!w) return nullptr;
-    auto shared = std::make_shared<const storage::Webhook>(std::move(*w));
+    auto shared = std::make_shared<WebhookEntry>(std::move(*w));
     webhooks_[key] = shared;
     return shared;
   }
 
  private:
-  using EventEntry = std::pair<std::string, std::shared_ptr<const EventBody>>;
+  using EventEntry = std::pair<std::string, std::shared_ptr<const storage::Event>>;
   const storage::Store& store_;
   std::size_t event_capacity_;
   std::size_t webhook_capacity_;
   std::list<EventEntry> lru_;
   std::unordered_map<std::string, std::list<EventEntry>::iterator> events_;
   std::uint64_t webhooks_version_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const storage::Webhook>> webhooks_;
+  std::unordered_map<std::string, std::shared_ptr<WebhookEntry>> webhooks_;
 };
 
 }  // namespace hookd::engine

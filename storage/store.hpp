@@ -69,6 +69,15 @@ struct DueKey {
   auto operator<=>(const DueKey&) const = default;
 };
 
+// New deliveries as the commit of their batch wrote them, with their events: what ingress hands
+// the delivery engine right after the commit, so that a first attempt reads nothing back. When the
+// commit failed (`durable` false), the batch may or may not be stored: only the due keys count.
+struct CreatedDeliveries {
+  std::vector<Delivery> deliveries;
+  std::vector<std::shared_ptr<const Event>> events;
+  bool durable = false;
+};
+
 // What the store reports about itself, for metrics. Estimates where RocksDB keeps estimates.
 struct StoreStats {
   std::uint64_t due_entries = 0;        // active deliveries waiting in the due index (estimate)

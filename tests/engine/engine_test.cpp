@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include "daemon/app.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
@@ -125,6 +127,100 @@ TEST(Engine, PerWebhookCapKeepsOneSlowReceiverFromStarvingOthers) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
   EXPECT_LE(slow.count(), 8u);
   engine.stop();
+}
+
+// What ingress hands over after committing an event with one delivery to webhook `webhook_seq`.
+storage::CreatedDeliveries created(const std::string& delivery_id, std::uint64_t webhook_seq, bool durable) {
+  auto event = std::make_shared<const storage::Event>(
+      storage::Event{"i", 77, "evt_handed", "Payout.created", R"({"handed":true})", 0});
+  storage::Delivery d;
+  d.id = delivery_id;
+  d.integration_id = "i";
+  d.seq = 1;
+  d.event_seq = event->seq;
+  d.webhook_seq = webhook_seq;
+  d.next_attempt_ms = system_now_ms();
+  return storage::CreatedDeliveries{{d}, {event}, durable};
+}
+
+std::uint64_t put_webhook(storage::Store& store, const std::string& url) {
+  storage::Batch batch = store.batch();
+  storage::Webhook w{"i", store.next_webhook_seq(), "w", url, {"Payout.created"}, "secret", "{}", 0};
+  batch.put_webhook(w);
+  EXPECT_TRUE(store.write(batch).is_ok());
+  return w.seq;
+}
+
+TEST(Engine, DurableHandOffIsAttemptedFromTheRecordsItCarries) {
+  test::Receiver receiver;
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  std::uint64_t webhook = put_webhook(store, receiver.url());
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, options(1000));
+  engine.start();
+  // Neither the delivery nor its event is in the store: a durable hand-off is trusted as it is.
+  engine.deliveries_created(created("handed", webhook, true));
+  ASSERT_TRUE(receiver.wait_for(1));
+  EXPECT_EQ(receiver.requests()[0].body, R"({"handed":true})");
+  EXPECT_EQ(receiver.requests()[0].header("webhook-id"), "handed");
+  ASSERT_TRUE(test::wait_until([&] { return engine.stats().in_flight == 0 && engine.stats().succeeded == 1; }));
+  engine.stop();
+  auto stored = store.find_delivery("handed");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, storage::DeliveryState::Succeeded);
+  EXPECT_EQ(stored->attempts, 1u);
+}
+
+TEST(Engine, HandOffOfAFailedCommitIsCheckedAgainstTheStore) {
+  test::Receiver receiver;
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  std::uint64_t webhook = put_webhook(store, receiver.url());
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, options(1000));
+  engine.start();
+  // The commit failed and nothing was written: nothing to attempt.
+  engine.deliveries_created(created("unwritten", webhook, false));
+  // A later hand-off that did commit shows the first one has been dealt with by then.
+  engine.deliveries_created(created("written", webhook, true));
+  ASSERT_TRUE(receiver.wait_for(1));
+  ASSERT_TRUE(test::wait_until([&] { return engine.stats().in_flight == 0 && engine.stats().in_memory == 0; }));
+  engine.stop();
+  EXPECT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(receiver.requests()[0].header("webhook-id"), "written");
+  EXPECT_FALSE(store.find_delivery("unwritten"));
+}
+
+TEST(Engine, HandOffOfADeliveryAlreadyInFlightMakesNoSecondAttempt) {
+  test::Receiver receiver;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  // The first attempt stays in flight until the test lets it go.
+  receiver.script([released](const auto&, std::size_t) { return test::Reply{200, {}, "", {}, released}; });
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  seed(store, receiver.url(), 1, system_now_ms());  // found by the engine's first scan of the due index
+  auto stored = store.find_delivery("d1000000");
+  ASSERT_TRUE(stored);
+  storage::GroupCommitter committer(store);
+  Engine engine(store, committer, options(1000));
+  engine.start();
+  ASSERT_TRUE(receiver.wait_for(1));
+  // Ingress's hand-off of the same delivery arrives late, while its attempt is in flight.
+  auto late = created(stored->id, stored->webhook_seq, true);
+  late.deliveries[0] = *stored;
+  engine.deliveries_created(late);
+  release.set_value();
+  ASSERT_TRUE(test::wait_until([&] {
+    auto s = engine.stats();
+    return s.succeeded == 1 && s.in_flight == 0 && s.in_memory == 0;
+  }));
+  engine.stop();
+  EXPECT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(engine.stats().attempts, 1u);
+  EXPECT_EQ(store.find_delivery(stored->id)->attempts, 1u);
+  EXPECT_EQ(store.count_due(), 0u);
 }
 
 TEST(RetryAfter, SecondsAndHttpDates) {

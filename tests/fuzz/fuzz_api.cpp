@@ -61,7 +61,7 @@ FuzzApi::FuzzApi() : dir_(std::filesystem::is_directory("/dev/shm") ? "/dev/shm"
   key_ = first->at("key").at("key").as_string();
 
   api::EngineHooks hooks;
-  hooks.deliveries_created = [](std::vector<storage::DueKey>) {};
+  hooks.deliveries_created = [](storage::CreatedDeliveries) {};
   hooks.webhook_deleted = [](const std::string&, std::uint64_t) {};
   hooks.retry_delivery = [](const std::string&, const std::string&) { return api::RetryAnswer::NotFound; };
   api::ApiOptions api_options;

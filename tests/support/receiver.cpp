@@ -33,6 +33,11 @@ class Receiver::Handler final : public api::RequestHandler {
       net::steady_timer stall(co_await net::this_coro::executor, reply.delay);
       co_await stall.async_wait(net::as_tuple(net::use_awaitable));
     }
+    // Polled, so that the receiver's thread goes on serving other requests meanwhile.
+    while (reply.hold.valid() && reply.hold.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      net::steady_timer poll(co_await net::this_coro::executor, std::chrono::milliseconds(1));
+      co_await poll.async_wait(net::as_tuple(net::use_awaitable));
+    }
     api::Response res{static_cast<http::status>(reply.status), 11};
     for (const auto& [name, value] : reply.headers) res.set(name, value);
     res.body() = reply.body;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@ struct Reply {
   std::chrono::milliseconds delay{0};
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_future<void> hold = {};  // if valid, the answer also waits until it is ready: a stall the test ends
 };
 
 class Receiver {
