@@ -117,17 +117,19 @@ void EventsApi::notify(storage::CreatedDeliveries created, bool durable) const {
   hooks_.deliveries_created(std::move(created));
 }
 
-bool EventsApi::claim(const std::vector<std::string>& keys) {
+std::shared_ptr<EventsApi::Claim> EventsApi::claim(std::vector<std::string> keys) {
   std::lock_guard lock(claims_mutex_);
   for (const auto& k : keys)
-    if (claims_.contains(k)) return false;
+    if (claims_.contains(k)) return nullptr;
   claims_.insert(keys.begin(), keys.end());
-  return true;
+  return std::make_shared<Claim>(*this, std::move(keys));
 }
 
-void EventsApi::release(const std::vector<std::string>& keys) {
-  std::lock_guard lock(claims_mutex_);
-  for (const auto& k : keys) claims_.erase(k);
+void EventsApi::Claim::release() {
+  if (keys_.empty()) return;
+  std::lock_guard lock(api_.claims_mutex_);
+  for (const auto& k : keys_) api_.claims_.erase(k);
+  keys_.clear();
 }
 
 Response EventsApi::publish(Context& ctx) {
@@ -137,21 +139,19 @@ Response EventsApi::publish(Context& ctx) {
   auto in = validate(std::get<json::object>(body), errors);
   if (!in) return errors.response();
 
-  std::vector<std::string> claimed;
-  if (in->id) {
-    claimed.push_back(claim_key(ctx.integration_id, *in->id));
-    if (!claim(claimed)) return being_published();
-    if (auto existing = store_.find_event(ctx.integration_id, *in->id)) {
-      release(claimed);
+  std::vector<std::string> keys;
+  if (in->id) keys.push_back(claim_key(ctx.integration_id, *in->id));
+  auto claimed = claim(std::move(keys));
+  if (!claimed) return being_published();
+  if (in->id)
+    if (auto existing = store_.find_event(ctx.integration_id, *in->id))
       return json_response(http::status::ok, summary(*existing));
-    }
-  }
   storage::Batch batch = store_.batch();
   storage::CreatedDeliveries created;
   auto event = fan_out(ctx.integration_id, std::move(*in), batch, created);
   ctx.deferred.emplace(std::move(batch));
   ctx.on_commit = [this, claimed, id = event->id, created = std::move(created)](bool durable) mutable {
-    release(claimed);
+    claimed->release();
     if (durable) ++accepted_;
     spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not known durable",
                   created.deliveries.size());
@@ -193,12 +193,13 @@ Response EventsApi::publish_batch(Context& ctx) {
   }
   if (any_error) return json_response(http::status::bad_request, {{"events", item_errors}});
 
-  std::vector<std::string> claimed;
+  std::vector<std::string> keys;
   for (const auto& in : items)
-    if (in.id) claimed.push_back(claim_key(ctx.integration_id, *in.id));
-  std::sort(claimed.begin(), claimed.end());
-  claimed.erase(std::unique(claimed.begin(), claimed.end()), claimed.end());
-  if (!claim(claimed)) return being_published();
+    if (in.id) keys.push_back(claim_key(ctx.integration_id, *in.id));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  auto claimed = claim(std::move(keys));
+  if (!claimed) return being_published();
 
   storage::Batch batch = store_.batch();
   storage::CreatedDeliveries created;
@@ -224,7 +225,7 @@ Response EventsApi::publish_batch(Context& ctx) {
   }
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
   ctx.on_commit = [this, claimed, fresh, created = std::move(created)](bool durable) mutable {
-    release(claimed);
+    claimed->release();
     if (durable) accepted_ += fresh;
     notify(std::move(created), durable);
   };

@@ -54,9 +54,23 @@ class EventsApi {
                                                 storage::CreatedDeliveries& created) const;
   // Tells the engine about new deliveries, whether or not their commit is known to have worked.
   void notify(storage::CreatedDeliveries created, bool durable) const;
-  // Claims publisher ids for one request; false if another request is publishing one of them.
-  bool claim(const std::vector<std::string>& keys);
-  void release(const std::vector<std::string>& keys);
+  // Publisher ids one request is publishing: held until its commit, or until the request ends
+  // without one (an error, a store failure), so that no id stays claimed.
+  class Claim {
+   public:
+    Claim(EventsApi& api, std::vector<std::string> keys) : api_(api), keys_(std::move(keys)) {}
+    ~Claim() { release(); }
+    Claim(const Claim&) = delete;
+    Claim& operator=(const Claim&) = delete;
+    void release();
+
+   private:
+    EventsApi& api_;
+    std::vector<std::string> keys_;
+  };
+  // Claims publisher ids (integration '\0' id) for one request; null if another request is
+  // publishing one of them.
+  std::shared_ptr<Claim> claim(std::vector<std::string> keys);
   // The webhooks of an integration by the event type they subscribe to (their seqs, in creation
   // order), cached until a webhook changes: fan-out would otherwise read every webhook per event.
   using Subscriptions = std::unordered_map<std::string, std::vector<std::uint64_t>>;
