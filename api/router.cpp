@@ -22,8 +22,8 @@ std::vector<std::string> split(std::string_view path) {
 
 }  // namespace
 
-void Router::add(http::verb method, std::string_view pattern, Handler handler) {
-  routes_.push_back(Route{method, split(pattern), std::move(handler)});
+void Router::add(http::verb method, std::string_view pattern, Handler handler, Blocking blocking) {
+  routes_.push_back(Route{method, split(pattern), std::move(handler), blocking});
 }
 
 bool Router::match(const Route& route, const std::vector<std::string>& path, std::vector<std::string>& params) {
@@ -49,6 +49,7 @@ Response Router::route(Context& ctx) const {
   for (const auto& r : routes_) {
     if (!match(r, path, params)) continue;
     if (r.method == ctx.request.method()) {
+      if (ctx.on_event_loop && r.blocking == Blocking::May) throw WouldBlock();
       ctx.params = std::move(params);
       return r.handler(ctx);
     }

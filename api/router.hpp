@@ -6,6 +6,7 @@
 #include <boost/url/url_view.hpp>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 
 #include "storage/store.hpp"
 #include <string>
@@ -28,15 +29,26 @@ struct Context {
   // thread, for a deferred batch: keep it short).
   std::optional<storage::Batch> deferred;
   std::function<void(bool durable)> on_commit;
+  // Routed on an event loop's thread: only routes added as event-loop safe may run (see Router).
+  bool on_event_loop = false;
+};
+
+// Thrown where work would block an event loop's thread; the caller runs it on a blocking thread.
+struct WouldBlock : std::runtime_error {
+  WouldBlock() : std::runtime_error("would block") {}
 };
 
 using Handler = std::function<Response(Context&)>;
 
 class Router {
  public:
-  void add(http::verb method, std::string_view pattern, Handler handler);
+  // An event-loop-safe route's handler blocks on nothing but store reads (which a
+  // Store::MemoryOnlyReads guard turns into errors): it may run on an event loop's thread.
+  enum class Blocking { May, OnlyOnStoreReads };
+  void add(http::verb method, std::string_view pattern, Handler handler, Blocking blocking = Blocking::May);
 
   // Finds the route for the request in `ctx`, fills ctx.params and runs it. 404/405 otherwise.
+  // With ctx.on_event_loop, throws WouldBlock instead of running a route that may block.
   Response route(Context& ctx) const;
 
  private:
@@ -44,6 +56,7 @@ class Router {
     http::verb method;
     std::vector<std::string> segments;  // ":name" marks a parameter
     Handler handler;
+    Blocking blocking;
   };
   static bool match(const Route& route, const std::vector<std::string>& path, std::vector<std::string>& params);
   std::vector<Route> routes_;

@@ -72,8 +72,12 @@ ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer
     router_.add(v::post, "/v2/deliveries/:id/retry/", manage(events_, &EventsApi::retry_delivery));
   }
   if (options_.surface != Surface::Management) {
-    router_.add(v::post, "/v2/events/", publishing([this](Context& ctx) { return events_.publish(ctx); }));
-    router_.add(v::post, "/v2/events/batch/", publishing([this](Context& ctx) { return events_.publish_batch(ctx); }));
+    // Publishing takes no lock and writes through the group committer: it runs on the event loop.
+    using enum Router::Blocking;
+    router_.add(v::post, "/v2/events/", publishing([this](Context& ctx) { return events_.publish(ctx); }),
+                OnlyOnStoreReads);
+    router_.add(v::post, "/v2/events/batch/",
+                publishing([this](Context& ctx) { return events_.publish_batch(ctx); }), OnlyOnStoreReads);
   }
 }
 
@@ -110,9 +114,7 @@ auto ApiService::async_prepare_and_commit(const Request& request, const RequestI
         };
         auto work = net::make_work_guard(net::get_associated_executor(completion));
         auto op = std::make_shared<Operation>(Operation{std::move(completion), std::move(work), {}});
-        // The request, info and id belong to the caller's coroutine frame, which waits for this.
-        net::post(blocking_, [this, op, &request, &info, &id] {
-          Prepared prepared = prepare(request, info, id);
+        auto commit = [this, op](Prepared prepared) {
           op->answered.response = std::move(prepared.response);
           if (!prepared.deferred) return op->complete();
           committer_.submit(std::move(*prepared.deferred),
@@ -121,7 +123,16 @@ auto ApiService::async_prepare_and_commit(const Request& request, const RequestI
                               op->answered.status = status;
                               op->complete();
                             });
-        });
+        };
+        try {
+          storage::Store::MemoryOnlyReads memory_only;
+          return commit(prepare(request, info, id, true));
+        } catch (const WouldBlock&) {
+          // Nothing of it took effect (publisher ids claimed are released): run it again where
+          // it may block.
+        }
+        // The request, info and id belong to the caller's coroutine frame, which waits for this.
+        net::post(blocking_, [this, commit, &request, &info, &id] { commit(prepare(request, info, id)); });
       },
       token);
 }
@@ -142,14 +153,18 @@ net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
   co_return res;
 }
 
-ApiService::Prepared ApiService::prepare(const Request& request, const RequestInfo& info, const std::string& id) {
+ApiService::Prepared ApiService::prepare(const Request& request, const RequestInfo& info, const std::string& id,
+                                        bool on_event_loop) {
   auto target = boost::urls::parse_origin_form(request.target());
   if (!target) return {error_response(ApiError::MalformedRequest, "Malformed request target."), {}, {}};
-  Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr, {}, {}};
+  Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr, {}, {}, on_event_loop};
   try {
     Response res = router_.route(ctx);
     return {std::move(res), std::move(ctx.deferred), std::move(ctx.on_commit)};
+  } catch (const WouldBlock&) {
+    throw;  // nothing committed; what the handler claimed is released with ctx
   } catch (const storage::StoreError& e) {
+    if (e.kind == storage::StoreError::Kind::WouldBlock) throw WouldBlock();
     spdlog::error("request {}: store error on {} {}: {}", id, request.method_string(), request.target(), e.what());
     if (ctx.on_commit) ctx.on_commit(false);
     return {error_response(ApiError::Unavailable), {}, {}};

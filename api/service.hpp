@@ -5,7 +5,9 @@
 // Mutating requests of the management API are serialized by one lock held across check, act and
 // commit: uniqueness checks and idempotency records can then never race. They are rare enough
 // that one lock costs nothing measurable. Event ingress takes no lock: its batches go to the group
-// committer, and the connection waits for the shared fsync without holding a thread.
+// committer, and the connection waits for the shared fsync without holding a thread. Its handlers
+// block on nothing but store reads, so they run right on the connection's event loop with reads
+// limited to memory (Store::MemoryOnlyReads); the rare one that needs a file moves to the pool.
 #pragma once
 
 #include <atomic>
@@ -57,16 +59,20 @@ class ApiService final : public RequestHandler {
     std::optional<storage::Batch> deferred;
     std::function<void(bool)> on_commit;
   };
-  // Routes and runs the handler on the calling thread: what handle() runs on the blocking pool.
-  Prepared prepare(const Request& request, const RequestInfo& info, const std::string& request_id);
+  // Routes and runs the handler on the calling thread. On an event loop, throws WouldBlock for
+  // a route that may block or a store read that would (Store::MemoryOnlyReads is the caller's).
+  Prepared prepare(const Request& request, const RequestInfo& info, const std::string& request_id,
+                   bool on_event_loop = false);
   // The answer to a request, and whether its deferred batch (if any) became durable.
   struct Answered {
     Response response;
     storage::WriteStatus status;
   };
-  // Runs prepare() on the blocking pool and hands its deferred batch from there straight to the
-  // group committer (its on_commit runs on the committer's thread), then completes on the
-  // caller's executor: one thread hand-off fewer per event than going back to the caller first.
+  // Runs prepare() where it is cheapest: right on the caller's event loop if the route and the
+  // store reads it needs do not block (event ingress, normally), else on the blocking pool. The
+  // deferred batch goes from there straight to the group committer (its on_commit runs on the
+  // committer's thread), and the answer completes on the caller's executor. So an event costs
+  // two thread hand-offs (to the committer and back) instead of four.
   template <class CompletionToken>
   auto async_prepare_and_commit(const Request& request, const RequestInfo& info, const std::string& request_id,
                                 CompletionToken&& token);

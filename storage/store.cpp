@@ -69,7 +69,16 @@ std::string webhook_index_key(std::string_view integration, std::string_view id)
   return scoped("i", integration, id);
 }
 
+thread_local bool memory_only_reads = false;  // see Store::MemoryOnlyReads
+
+rocksdb::ReadOptions read_options() {
+  rocksdb::ReadOptions o;
+  if (memory_only_reads) o.read_tier = rocksdb::kBlockCacheTier;  // Incomplete instead of file reads
+  return o;
+}
+
 StoreError::Kind kind_of(const rocksdb::Status& s) {
+  if (s.IsIncomplete() && memory_only_reads) return StoreError::Kind::WouldBlock;
   if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) return StoreError::Kind::NoSpace;
   if (s.IsCorruption()) return StoreError::Kind::Corruption;
   return StoreError::Kind::Io;
@@ -96,7 +105,7 @@ std::string attempt_key(std::string_view delivery_id, std::uint32_t number) {
 // Calls fn(key, value) for every entry of `cf` whose key starts with `prefix`, until fn returns false.
 template <typename Fn>
 void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), cf));
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read_options(), cf));
   for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
     if (!fn(view(it->key()), view(it->value()))) break;
   }
@@ -312,11 +321,14 @@ bool Store::has_space() const {
   return has_space_;
 }
 
+Store::MemoryOnlyReads::MemoryOnlyReads() : previous_(memory_only_reads) { memory_only_reads = true; }
+Store::MemoryOnlyReads::~MemoryOnlyReads() { memory_only_reads = previous_; }
+
 std::uint64_t Store::next_seq(Sequence kind) { return ++seqs_[static_cast<int>(kind)]; }
 
 std::optional<std::string> Store::get(Family f, std::string_view key) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(f), slice(key), &value);
+  rocksdb::Status s = db_->Get(read_options(), family(f), slice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   check(s, "get");
   return value;
@@ -440,7 +452,7 @@ std::vector<Attempt> Store::list_attempts(std::string_view delivery_id) const {
 std::vector<DueKey> Store::scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const {
   std::vector<DueKey> out;
   std::string start = due_key(after.due_ms, after.delivery_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kDue)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options(), family(kDue)));
   for (it->Seek(slice(start)); it->Valid() && out.size() < limit; it->Next()) {
     std::string_view k = view(it->key());
     if (k == start) continue;  // strictly after

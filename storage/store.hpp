@@ -37,7 +37,8 @@ class WriteBatch;
 namespace hookd::storage {
 
 struct StoreError : std::runtime_error {
-  enum class Kind { Io, NoSpace, Corruption, Busy };
+  // WouldBlock: a read under MemoryOnlyReads needed a file (see there).
+  enum class Kind { Io, NoSpace, Corruption, Busy, WouldBlock };
   StoreError(Kind k, const std::string& what) : std::runtime_error(what), kind(k) {}
   Kind kind;
 };
@@ -137,6 +138,21 @@ class Store {
     // Writes are refused while less than this is free: room for memtable flushes and compactions.
     // Default 256 MiB.
     std::uint64_t min_free_bytes = 256u << 20;
+  };
+
+  // While one of these lives on a thread, the store's reads on that thread use only what is in
+  // memory (memtables, block cache, open table files' filters and indexes) and throw StoreError
+  // Kind::WouldBlock where they would have to read a file: for work on an event loop, which then
+  // moves to a thread that may block. Nests.
+  class MemoryOnlyReads {
+   public:
+    MemoryOnlyReads();
+    ~MemoryOnlyReads();
+    MemoryOnlyReads(const MemoryOnlyReads&) = delete;
+    MemoryOnlyReads& operator=(const MemoryOnlyReads&) = delete;
+
+   private:
+    bool previous_;
   };
 
   // Opens (creating if needed) the store. Throws StoreError, Kind::Busy if another process has it.

@@ -430,15 +430,19 @@ TEST(DeliveryRecovery, ADaemonStoppedMidwayFinishesEveryDeliveryAfterARestart) {
   healthy = true;
   daemon.start();
   ApiClient after = daemon.client();
+  // The first requests after the restart read the key and the event ids from table files, which
+  // ingress does not do on its event loop: they take the blocking pool, with the same answers.
+  EXPECT_EQ(after.post("/v2/events/", event("Payout.created", {{"n", 0}}, "evt-0")).status, 200);
+  EXPECT_EQ(after.post("/v2/events/", event("Payout.created", {{"n", 20}}, "evt-20")).status, 202);
   ASSERT_TRUE(wait_until([&] {
     auto events = after.get("/v2/events/").json().at("results").as_array();
-    return std::all_of(events.begin(), events.end(), [](const json::value& e) {
-      return e.at("deliveries").at(0).at("state") == "succeeded";
-    });
+    return events.size() == 21 && std::all_of(events.begin(), events.end(), [](const json::value& e) {
+             return e.at("deliveries").at(0).at("state") == "succeeded";
+           });
   }));
   std::set<std::string> bodies;
   for (const auto& r : receiver.requests()) bodies.insert(r.body);
-  EXPECT_EQ(bodies.size(), 20u);
+  EXPECT_EQ(bodies.size(), 21u);
 }
 
 TEST(DeliveryIngress, AnIngressOnlyListenerServesIngressAlone) {

@@ -320,6 +320,31 @@ TEST(Store, EventsAndAttempts) {
   EXPECT_EQ(attempts[1].response, "oops");
 }
 
+TEST(Store, MemoryOnlyReadsReportWhatWouldReadAFile) {
+  test::TempDir dir;
+  {
+    Store store({dir.str()});
+    Batch batch = store.batch();
+    batch.put_webhook(webhook(store, "i", "w1"));
+    commit(store, batch);
+  }
+  Store store({dir.str()});  // reopened: the webhook is in a table file nothing has read yet
+  {
+    Store::MemoryOnlyReads memory_only;
+    try {
+      store.find_webhook("i", "w1");
+      FAIL() << "a read from a file was allowed";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.kind, StoreError::Kind::WouldBlock);
+    }
+    EXPECT_THROW(store.list_webhooks("i", 0, 10), StoreError);
+  }
+  ASSERT_TRUE(store.find_webhook("i", "w1"));  // without the guard: read from the file
+  Store::MemoryOnlyReads memory_only;
+  EXPECT_TRUE(store.find_webhook("i", "w1"));  // now in the block cache
+  EXPECT_FALSE(store.find_webhook("i", "w2"));  // and its table's filter says what is not there
+}
+
 TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
   test::TempDir dir;
   {
