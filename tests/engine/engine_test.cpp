@@ -143,22 +143,27 @@ storage::CreatedDeliveries created(const std::string& delivery_id, std::uint64_t
   return storage::CreatedDeliveries{{d}, {event}, durable};
 }
 
-std::uint64_t put_webhook(storage::Store& store, const std::string& url) {
-  storage::Batch batch = store.batch();
-  storage::Webhook w{"i", store.next_webhook_seq(), "w", url, {"Payout.created"}, "secret", "{}", 0};
-  batch.put_webhook(w);
-  EXPECT_TRUE(store.write(batch).is_ok());
-  return w.seq;
-}
+// An engine on a store holding one webhook, which points at `receiver`.
+class HandOffTest : public ::testing::Test {
+ protected:
+  HandOffTest() {
+    storage::Batch batch = store.batch();
+    storage::Webhook w{"i", store.next_webhook_seq(), "w", receiver.url(), {"Payout.created"}, "secret", "{}", 0};
+    batch.put_webhook(w);
+    EXPECT_TRUE(store.write(batch).is_ok());
+    webhook = w.seq;
+    engine.start();
+  }
 
-TEST(Engine, DurableHandOffIsAttemptedFromTheRecordsItCarries) {
   test::Receiver receiver;
   test::TempDir dir;
-  storage::Store store({dir.str()});
-  std::uint64_t webhook = put_webhook(store, receiver.url());
-  storage::GroupCommitter committer(store);
-  Engine engine(store, committer, options(1000));
-  engine.start();
+  storage::Store store{{dir.str()}};
+  std::uint64_t webhook = 0;
+  storage::GroupCommitter committer{store};
+  Engine engine{store, committer, options(1000)};
+};
+
+TEST_F(HandOffTest, DurableHandOffIsAttemptedFromTheRecordsItCarries) {
   // Neither the delivery nor its event is in the store: a durable hand-off is trusted as it is.
   engine.deliveries_created(created("handed", webhook, true));
   ASSERT_TRUE(receiver.wait_for(1));
@@ -172,14 +177,7 @@ TEST(Engine, DurableHandOffIsAttemptedFromTheRecordsItCarries) {
   EXPECT_EQ(stored->attempts, 1u);
 }
 
-TEST(Engine, HandOffOfAFailedCommitIsCheckedAgainstTheStore) {
-  test::Receiver receiver;
-  test::TempDir dir;
-  storage::Store store({dir.str()});
-  std::uint64_t webhook = put_webhook(store, receiver.url());
-  storage::GroupCommitter committer(store);
-  Engine engine(store, committer, options(1000));
-  engine.start();
+TEST_F(HandOffTest, HandOffOfAFailedCommitIsCheckedAgainstTheStore) {
   // The commit failed and nothing was written: nothing to attempt.
   engine.deliveries_created(created("unwritten", webhook, false));
   // A later hand-off that did commit shows the first one has been dealt with by then.
