@@ -314,6 +314,7 @@ net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::
   } catch (const std::exception& e) {
     // The store failed: the delivery keeps its due entry and is attempted again later.
     spdlog::error("delivery {}: attempt failed inside hookd: {}", id, e.what());
+    fresh_.erase(id);  // no longer queued: whoever picks it up again reads the store
   }
   finish(wkey, id);
   if (next) schedule(*next);
