@@ -180,12 +180,13 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
 
 net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& origin, const OutgoingRequest& request,
                                               Clock::time_point deadline, ClientResult& result, bool& reusable) {
-  http::request<http::string_body> req{http::verb::post, origin.target, 11};
+  // The body is sent from the shared event's own bytes, never copied per attempt.
+  http::request<http::span_body<const char>> req{http::verb::post, origin.target, 11};
   req.set(http::field::host, origin.host_header);
   req.set(http::field::user_agent, options_.user_agent);
   req.set(http::field::content_type, "application/json");
   for (const auto& [name, value] : request.headers) req.set(name, value);
-  req.body() = *request.body;
+  req.body() = beast::span<const char>(request.body->data(), request.body->size());
   req.prepare_payload();
 
   conn.lowest().expires_at(deadline);

@@ -50,7 +50,8 @@ bool is_public_address(const net::ip::address& address);
 struct OutgoingRequest {
   std::string url;
   std::shared_ptr<const std::string> body;  // shared: one event's body serves all its deliveries
-  std::vector<std::pair<std::string, std::string>> headers;
+  // Names are literals (or otherwise outlive the request): no copy of them per attempt.
+  std::vector<std::pair<std::string_view, std::string>> headers;
 };
 
 struct ClientResult {

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <array>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -161,14 +162,16 @@ double run_direct(const Config& c, const Plan& plan, Receiver& receiver, const s
   engine::DeliveryClient client(io.get_executor(), options);
   std::size_t next = 0;
   std::string base = receiver.base_url();
+  std::vector<signing::Signer> signers;  // one per webhook, kept, as hookd keeps them
+  signers.reserve(secrets.size());
+  for (const auto& secret : secrets) signers.emplace_back(std::array<std::string_view, 1>{secret});
   auto worker = [&]() -> net::awaitable<void> {
     for (std::size_t i = next++; i < work.size(); i = next++) {
       auto [n, w] = work[i];
       std::string id = "direct-" + std::to_string(n) + "-" + std::to_string(w);
       auto body = std::make_shared<const std::string>(event_data(n, now_ns(), c.body_bytes));
       auto ts = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-      std::string_view keys[] = {secrets[w]};
-      auto sig = signing::sign(keys, id, ts, *body);
+      auto sig = signers[w].sign(id, ts, *body);
       engine::OutgoingRequest request{base + "/hook/" + std::to_string(w), body,
                                       {{"Gigapay-Signature", std::move(sig.gigapay_signature)},
                                        {"Webhook-Id", id},
