@@ -224,6 +224,12 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   for (const auto& name : kFamilyNames) {
     rocksdb::ColumnFamilyOptions o = cf_options;
     if (name == "default") o.merge_operator = std::make_shared<MaxU64Merge>();
+    if (name == "events") {
+      // Event bodies (up to the request limit) are written once and never change: kept in blob
+      // files, compactions move only their keys instead of rewriting every body again and again.
+      o.enable_blob_files = true;
+      o.min_blob_size = 256;
+    }
     descriptors.emplace_back(name, o);
   }
 

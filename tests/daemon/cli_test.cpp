@@ -120,14 +120,24 @@ namespace {
 TEST(Cli, BackupWhileRunningRestoresEverything) {
   TempDir dir;
   std::string data = dir.str() + "/data";
-  DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
-  int port = daemon.wait_ready();
-  ASSERT_GT(port, 0) << daemon.err();
-  std::string key = banner_value(daemon.out(), "  Authorization: Token ");
-  std::string integration = banner_value(daemon.out(), "  Integration-ID: ");
-  ApiClient api(static_cast<std::uint16_t>(port), key, integration);
-  auto created = api.post("/v2/webhooks/", json::object{{"id", "kept"}, {"url", "https://a.example/"}, {"events", {"Payout.created"}}});
+  auto first = std::make_unique<DaemonProcess>(std::vector<std::string>{"--data-dir", data, "--listen", "127.0.0.1:0"});
+  int first_port = first->wait_ready();
+  ASSERT_GT(first_port, 0) << first->err();
+  std::string key = banner_value(first->out(), "  Authorization: Token ");
+  std::string integration = banner_value(first->out(), "  Integration-ID: ");
+  ApiClient first_api(static_cast<std::uint16_t>(first_port), key, integration);
+  auto created = first_api.post("/v2/webhooks/", json::object{{"id", "kept"}, {"url", "https://a.example/"}, {"events", {"Payout.created"}}});
   ASSERT_EQ(created.status, 201);
+  // An event big enough for the events' blob files, which it is in once the restart flushed it.
+  json::object data_object{{"pad", std::string(2000, 'x')}};
+  auto published = first_api.post("/v2/events/", json::object{{"id", "evt-kept"}, {"type", "Payout.created"}, {"data", data_object}});
+  ASSERT_EQ(published.status, 202);
+  first->signal(SIGTERM);
+  ASSERT_EQ(first->wait(), 0);
+  first.reset();
+
+  DaemonProcess daemon({"--data-dir", data, "--listen", "127.0.0.1:0"});
+  ASSERT_GT(daemon.wait_ready(), 0) << daemon.err();
 
   auto backup = run_hookd({"backup", "--data-dir", data, "--to", dir.str() + "/backup"});  // through the socket
   ASSERT_EQ(backup.exit_code, 0) << backup.err;
@@ -143,6 +153,9 @@ TEST(Cli, BackupWhileRunningRestoresEverything) {
   EXPECT_EQ(restored.out().find("Integration-ID"), std::string::npos);  // not a fresh store
   ApiClient from_backup(static_cast<std::uint16_t>(restored_port), key, integration);
   EXPECT_EQ(from_backup.get("/v2/webhooks/kept/").json(), created.json());
+  auto event = from_backup.get("/v2/events/evt-kept/");
+  ASSERT_EQ(event.status, 200);
+  EXPECT_EQ(event.json().at("data"), json::value(data_object));
   restored.signal(SIGTERM);
   EXPECT_EQ(restored.wait(), 0);
 }
