@@ -7,7 +7,8 @@
 // Contract:
 // - Thread-safe: every method may be called from any thread at once.
 // - Reads return std::nullopt for "not found"; they throw StoreError only when the store itself
-//   fails (I/O error, corruption), which callers treat as a server error.
+//   fails (I/O error, corruption), which callers treat as a server error, or, under
+//   MemoryOnlyReads, with Kind::WouldBlock where they would have to read a file.
 // - Writes go through a Batch: everything in one Batch is applied atomically and is on disk
 //   (fsynced) when write() returns Ok. A failed write changes nothing.
 // - Time is passed in by callers (milliseconds since the Unix epoch); the store never reads a clock.
