@@ -31,6 +31,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
       << "hookd_deliveries_total{outcome=\"failed\"} " << e.failed << '\n'
       << "hookd_deliveries_total{outcome=\"canceled\"} " << e.canceled << '\n';
   metric(out, "hookd_retries_scheduled_total", "counter", "Failed attempts that scheduled another.", e.retried);
+  metric(out, "hookd_delivery_connections_opened_total", "counter",
+         "Connections opened to receivers (kept-alive ones are reused).", e.connections_opened);
 
   family(out, "hookd_attempt_duration_seconds", "histogram", "Time from sending an attempt to its outcome.");
   std::uint64_t cumulative = 0;

@@ -154,6 +154,7 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
     result.detail = "connect " + origin.key() + ": " + connect_ec.message();
     co_return nullptr;
   }
+  connections_opened_.fetch_add(1, std::memory_order_relaxed);
   stream.socket().set_option(tcp::no_delay(true));
 
   if (origin.tls) {
@@ -270,7 +271,7 @@ net::awaitable<ClientResult> DeliveryClient::post(const OutgoingRequest& request
       pool.clear();
       continue;
     }
-    if (reusable && pool.size() < options_.max_idle_per_origin) {
+    if (reusable) {
       conn->lowest().expires_never();
       conn->idle_since = Clock::now();
       pool.push_back(std::move(conn));

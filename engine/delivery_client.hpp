@@ -1,7 +1,11 @@
 // The HTTP(S) client that makes delivery attempts (SPEC §5).
 //
 // - Connections are pooled and kept alive per origin (scheme, host, port); a pooled connection the
-//   receiver closed meanwhile is replaced once, transparently.
+//   receiver closed meanwhile is replaced once, transparently. Every connection that ends an
+//   exchange cleanly goes back to the pool, so an origin keeps as many as were in use at once
+//   (bounded by the caller's concurrency: the engine's max_in_flight) until they are idle for
+//   idle_timeout. Capping the pool below that would close and reopen connections on every attempt
+//   whenever several webhooks share a receiver.
 // - Every attempt has a total deadline (timeout) and its connection phase, DNS included, a shorter
 //   one (connect_timeout). DNS has its own timer, as resolvers take no deadline.
 // - Target addresses are checked after resolution: loopback, private, link-local, multicast and
@@ -15,6 +19,7 @@
 // Not thread-safe: every call on the executor's single thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -34,7 +39,6 @@ struct ClientOptions {
   bool allow_private_targets = false;
   std::string ca_file;                                // extra trusted CAs (PEM); empty: system CAs only
   std::size_t max_response_bytes = 64 << 10;          // a longer response closes the connection
-  std::size_t max_idle_per_origin = 16;
   std::chrono::milliseconds idle_timeout{50'000};     // pooled connections unused this long are closed
   std::string user_agent = "hookd";
 };
@@ -76,6 +80,8 @@ class DeliveryClient {
   void close_idle();
 
   std::size_t idle_connections() const;
+  // Connections opened (TCP connected) since construction. Any thread may read it.
+  std::uint64_t connections_opened() const { return connections_opened_.load(std::memory_order_relaxed); }
 
  private:
   struct Origin;
@@ -91,6 +97,7 @@ class DeliveryClient {
   ClientOptions options_;
   ssl::context tls_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::atomic<std::uint64_t> connections_opened_{0};
 };
 
 }  // namespace hookd::engine

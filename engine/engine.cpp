@@ -152,6 +152,7 @@ Engine::Stats Engine::stats() const {
   s.failed = stat_failed_;
   s.canceled = stat_canceled_;
   s.retried = stat_retried_;
+  s.connections_opened = client_.connections_opened();
   for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) s.latency_buckets[i] = stat_latency_[i];
   s.latency_sum_ms = stat_latency_sum_ms_;
   s.loaded = loaded_;

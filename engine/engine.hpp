@@ -60,6 +60,7 @@ class Engine {
     std::uint64_t failed = 0;      // deliveries failed for good
     std::uint64_t canceled = 0;    // deliveries canceled
     std::uint64_t retried = 0;     // attempts that scheduled another
+    std::uint64_t connections_opened = 0;  // to receivers; pooled ones are reused
     std::array<std::uint64_t, kLatencyBucketsMs.size() + 1> latency_buckets{};  // per bucket, not cumulative
     std::uint64_t latency_sum_ms = 0;
     bool loaded = false;           // the due index has been read once since start

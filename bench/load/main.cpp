@@ -158,7 +158,6 @@ double run_direct(const Config& c, const Plan& plan, Receiver& receiver, const s
   engine::ClientOptions options;
   options.allow_private_targets = true;
   options.ca_file = ca_file;
-  options.max_idle_per_origin = 1024;
   engine::DeliveryClient client(io.get_executor(), options);
   std::size_t next = 0;
   std::string base = receiver.base_url();

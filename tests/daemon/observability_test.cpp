@@ -60,6 +60,9 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   EXPECT_EQ(sample(page.body, "hookd_attempt_duration_seconds_bucket{le=\"+Inf\"}"), 6);
   EXPECT_GE(sample(page.body, "hookd_attempts_in_flight"), 0);
   EXPECT_GE(sample(page.body, "hookd_scheduled_deliveries"), 0);
+  // At least one connection to each receiver, at most one per attempt.
+  EXPECT_GE(sample(page.body, "hookd_delivery_connections_opened_total"), 2);
+  EXPECT_LE(sample(page.body, "hookd_delivery_connections_opened_total"), 6);
   EXPECT_NE(page.body.find("# TYPE hookd_attempt_duration_seconds histogram"), std::string::npos);
   // Buckets are cumulative.
   std::regex bucket(R"(hookd_attempt_duration_seconds_bucket\{le="[^"]+"\} (\d+))");

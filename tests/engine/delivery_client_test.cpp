@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -68,6 +73,44 @@ TEST_F(ClientTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
     return client.idle_connections() == 0;
   }));
   EXPECT_EQ(post(client, receiver.url()).status, 200);  // and the origin is usable again
+}
+
+// Webhooks that share a receiver share its origin's pool: every connection that was in use at
+// once is kept, so a second round as wide as the first opens none.
+TEST_F(ClientTest, ThePoolKeepsAsManyConnectionsAsWereInUseAtOnce) {
+  constexpr std::size_t kConcurrent = 24;
+  Receiver receiver;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<std::size_t> answered{0};
+  receiver.script([&](const auto&, std::size_t i) {
+    // Each round is held until all of its requests are in, so they overlap.
+    return i < kConcurrent ? Reply{200, 0ms, "", {}, released} : Reply{};
+  });
+  DeliveryClient client(io.get_executor(), local());
+  auto round = [&] {
+    std::vector<OutgoingRequest> requests;  // outlive the posts, which refer to them
+    for (std::size_t i = 0; i < kConcurrent; ++i)
+      requests.push_back({receiver.url("/hook" + std::to_string(i % 3)), std::make_shared<const std::string>("{}"), {}});
+    for (const auto& req : requests)
+      net::co_spawn(io, client.post(req), [&](std::exception_ptr, const ClientResult& r) {
+        if (r.status == 200) ++answered;
+      });
+    io.restart();
+    io.run();
+  };
+  std::thread releaser([&] {
+    if (receiver.wait_for(kConcurrent)) release.set_value();
+  });
+  round();
+  releaser.join();
+  ASSERT_EQ(answered.load(), kConcurrent);
+  EXPECT_EQ(client.connections_opened(), kConcurrent);
+  EXPECT_EQ(client.idle_connections(), kConcurrent);
+  round();
+  EXPECT_EQ(answered.load(), 2 * kConcurrent);
+  EXPECT_EQ(receiver.count(), 2 * kConcurrent);
+  EXPECT_EQ(client.connections_opened(), kConcurrent);  // all reused
 }
 
 TEST_F(ClientTest, RedirectsAreNotFollowedAndBodiesAreCappedAt4KiB) {
