@@ -170,7 +170,8 @@ void App::start_maintenance() {
     if (ec) return;  // canceled: shutting down
     // glibc keeps memory freed after a burst (a million deliveries made, say) in its arenas;
     // handing it back keeps RSS near what is in use: measured 365 -> 177 MiB with 300,000
-    // retries waiting. Cheap when there is little to give back.
+    // retries waiting. Cheap when there is little to give back. (The release binary allocates
+    // with jemalloc, which purges by itself, daemon/jemalloc_conf.cpp; this is for other builds.)
     ::malloc_trim(0);
     start_maintenance();
   });

@@ -134,6 +134,9 @@ struct Plan {
 };
 
 // Waits until nothing is missing, or nothing arrived for `stall`.
+// In `retries`, how long each delivery waits after its failed first attempt.
+constexpr std::chrono::seconds kRetryWait{240};
+
 void wait_for_deliveries(const Receiver& receiver, std::chrono::seconds stall) {
   std::uint64_t seen = 0;
   auto progress = std::chrono::steady_clock::now();
@@ -207,7 +210,7 @@ std::unique_ptr<OwnHookd> start_hookd(const Config& c, const std::string& ca_fil
       {"HOOKD_RETRY_FACTOR", "2"},
   };
   if (!ca_file.empty()) env["HOOKD_DELIVERY_CA_FILE"] = ca_file;
-  if (c.retries) env["HOOKD_RETRY_SCHEDULE_MS"] = "240000";  // they wait four minutes, then fall due
+  if (c.retries) env["HOOKD_RETRY_SCHEDULE_MS"] = std::to_string(std::chrono::milliseconds(kRetryWait).count());
   h->process = std::make_unique<test::DaemonProcess>(
       std::vector<std::string>{"--listen", "127.0.0.1:0", "--data-dir", h->dir.str() + "/data"}, env);
   int port = h->process->wait_ready();
@@ -301,7 +304,8 @@ int run(const Config& c) {
       receiver.heal();
     }
     if (expected_total > 0) {
-      wait_for_deliveries(receiver, std::chrono::seconds(c.stall_seconds));
+      // In `retries`, nothing arrives until the retries fall due.
+      wait_for_deliveries(receiver, std::chrono::seconds(c.stall_seconds) + (c.retries ? kRetryWait : 0s));
       Tally t = receiver.tally();
       auto latencies = receiver.take_latencies();
       std::int64_t from = c.retries ? t.first_ns : publish_start;
