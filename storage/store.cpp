@@ -14,8 +14,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 
 #include "storage/codec.hpp"
 
@@ -58,7 +58,8 @@ class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
 };
 
 // Groups of keys that are written in key order: an integration's event records ('r', by creation
-// sequence), a webhook's deliveries ('w') and an event's deliveries ('e'). The memtable keeps an
+// sequence), a webhook's deliveries ('w') and an integration's event-to-delivery index ('e', by
+// event sequence). The memtable keeps an
 // insert position per group and starts each insert next to the previous one of its group, instead
 // of searching the whole skiplist and comparing the shared prefix (tag and integration id, 38
 // bytes) at every step. A group is the tag, the integration and '\0', and `extra` bytes after it
