@@ -59,12 +59,11 @@ class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
 
 // Groups of keys that are written in key order: an integration's event records ('r', by creation
 // sequence), a webhook's deliveries ('w') and an integration's event-to-delivery index ('e', by
-// event sequence). The memtable keeps an
-// insert position per group and starts each insert next to the previous one of its group, instead
-// of searching the whole skiplist and comparing the shared prefix (tag and integration id, 38
-// bytes) at every step. A group is the tag, the integration and '\0', and `extra` bytes after it
-// (the webhook's sequence for 'w'). Other keys are inserted as usual. Groups must stay few: the
-// memtable keeps about 250 bytes per group it has seen.
+// event sequence). The memtable keeps an insert position per group and starts each insert next to
+// the previous one of its group, instead of searching the whole skiplist and comparing the shared
+// prefix (tag and integration id, 38 bytes) at every step. A group is the tag, the integration and
+// '\0', and `extra` bytes after it (the webhook's sequence for 'w'). Other keys are inserted as
+// usual. Groups must stay few: the memtable keeps about 250 bytes per group it has seen.
 class OrderedGroups final : public rocksdb::SliceTransform {
  public:
   OrderedGroups(std::initializer_list<std::pair<char, std::size_t>> tags) {
