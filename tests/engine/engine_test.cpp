@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <vector>
 
 #include "daemon/app.hpp"
 #include "tests/support/process.hpp"
@@ -218,6 +219,86 @@ TEST(Engine, HandOffOfADeliveryAlreadyInFlightMakesNoSecondAttempt) {
   EXPECT_EQ(receiver.count(), 1u);
   EXPECT_EQ(engine.stats().attempts, 1u);
   EXPECT_EQ(store.find_delivery(stored->id)->attempts, 1u);
+  EXPECT_EQ(store.count_due(), 0u);
+}
+
+// Ends what a test holds (a committer, a receiver) if it returns early, so that nothing waits on
+// it forever while the test's objects are destroyed.
+struct Release {
+  std::vector<std::promise<void>*> promises;
+  ~Release() {
+    for (auto* p : promises) {
+      try {
+        p->set_value();
+      } catch (const std::future_error&) {  // set already
+      }
+    }
+  }
+};
+
+// The hand-off's "already known" check, where it matters: ingress's hand-off of a delivery that
+// the engine has attempted already arrives while the engine's write of that attempt is not yet
+// applied, and its due entry has to wait for a slot until after it is. The handed-over record is
+// older than the engine's: it must not be attempted again.
+TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
+  test::Receiver receiver;
+  std::promise<void> release_second;
+  std::shared_future<void> second_released = release_second.get_future().share();
+  // The first delivery is answered at once; the second holds the only slot until released.
+  receiver.script([second_released](const test::ReceivedRequest& r, std::size_t) {
+    return r.header("webhook-id") == "d1000001" ? test::Reply{200, {}, "", {}, second_released} : test::Reply{};
+  });
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  seed(store, receiver.url(), 2, system_now_ms());  // d1000000, then d1000001
+  auto first = store.find_delivery("d1000000");
+  ASSERT_TRUE(first);
+
+  // The committer is held inside a callback: what the engine submits next is queued, not applied.
+  storage::GroupCommitter committer(store);
+  std::promise<void> holding, unblock;
+  std::shared_future<void> unblocked = unblock.get_future().share();
+  storage::Batch held = store.batch();
+  held.put_integration({"held", "held", 0});
+  committer.submit(std::move(held), [&holding, unblocked](const storage::WriteStatus&) {
+    holding.set_value();
+    unblocked.wait();
+  });
+  holding.get_future().wait();
+
+  EngineOptions o = options(1000);
+  o.max_in_flight = 1;
+  Engine engine(store, committer, o);
+  Release release{{&unblock, &release_second}};  // destroyed before the engine, which waits for both
+  engine.start();
+  // The first delivery was attempted (its write queued) before the second took the slot.
+  ASSERT_TRUE(receiver.wait_for(2));
+  ASSERT_EQ(receiver.requests()[0].header("webhook-id"), first->id);
+  ASSERT_EQ(engine.stats().in_flight, 1u);
+
+  // Ingress's hand-off of the first delivery, with the record as ingress wrote it.
+  auto late = created(first->id, first->webhook_seq, true);
+  late.deliveries[0] = *first;
+  engine.deliveries_created(late);
+  ASSERT_TRUE(test::wait_until([&] { return engine.stats().in_memory == 1; }));  // queued for the slot
+
+  // The engine's write is applied, and the engine has seen so: its notice was posted before the
+  // retry_now below, which waits for the engine's thread.
+  unblock.set_value();
+  storage::Batch after = store.batch();
+  after.put_integration({"after", "after", 0});
+  ASSERT_TRUE(committer.write(std::move(after)).is_ok());
+  EXPECT_EQ(engine.retry_now("i", "no-such-delivery"), Engine::RetryOutcome::NotFound);
+
+  release_second.set_value();  // the slot frees up and the queued entry is taken
+  ASSERT_TRUE(test::wait_until([&] {
+    auto s = engine.stats();
+    return s.succeeded >= 2 && s.in_flight == 0 && s.in_memory == 0;
+  }));
+  engine.stop();
+  EXPECT_EQ(receiver.count(), 2u);
+  EXPECT_EQ(engine.stats().attempts, 2u);
+  EXPECT_EQ(store.find_delivery(first->id)->attempts, 1u);
   EXPECT_EQ(store.count_due(), 0u);
 }
 
