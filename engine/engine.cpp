@@ -9,7 +9,6 @@
 #include <random>
 #include <set>
 
-
 namespace hookd::engine {
 namespace {
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace hookd::test {
 
 class Receiver::Handler final : public api::RequestHandler {
