@@ -191,10 +191,7 @@ void Engine::pump() {
   std::int64_t t = now();
   if (!store_.has_space()) {
     // Attempts could not be recorded: they would only be made again and again. Wait for space.
-    timer_.expires_after(std::chrono::seconds(1));
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) pump();
-    });
+    wake_at(t, t + 1000);
     return;
   }
   refill(t);
@@ -218,8 +215,19 @@ void Engine::arm_timer(std::int64_t now) {
   std::int64_t next = now + options_.horizon.count() / 2;  // refill the wheel at least this often
   if (auto wake = wheel_.next_wakeup_ms()) next = std::min(next, *wake);
   if (!ready_.empty() && in_flight_ < options_.max_in_flight) next = now;
-  timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next - now)));
+  wake_at(now, next);
+}
+
+void Engine::wake_at(std::int64_t now, std::int64_t at) {
+  // pump() runs after every attempt; re-arming each time would cancel and re-post the wait and
+  // reprogram the kernel's timer (a VM exit on virtual machines) every time. A wait that comes no
+  // later is kept: waking early only runs pump() once more, which arms the timer again.
+  if (timer_armed_at_ && *timer_armed_at_ <= at) return;
+  timer_armed_at_ = at;
+  timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, at - now)));
   timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec == net::error::operation_aborted) return;  // replaced by an earlier wait, or stopping
+    timer_armed_at_.reset();
     if (!ec) pump();
   });
 }

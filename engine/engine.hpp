@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -103,6 +104,8 @@ class Engine {
                                                               std::shared_ptr<const storage::Event> event);
   void finish(const std::string& webhook_key, const std::string& delivery_id);
   void arm_timer(std::int64_t now);
+  // Makes pump() run at `at` (ms, the engine's clock) or earlier.
+  void wake_at(std::int64_t now, std::int64_t at);
   // Every change of deliveries goes through the group committer, which applies batches in the
   // order they were submitted. Until a batch is applied, the changed records are kept in pending_
   // and load() returns them, so the engine always sees its own writes. Before the engine's first
@@ -122,6 +125,7 @@ class Engine {
   net::io_context io_{1};
   DeliveryClient client_;
   net::steady_timer timer_;
+  std::optional<std::int64_t> timer_armed_at_;  // when the pending wait of timer_ ends, if one is pending
   std::thread thread_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_idle_sweep_{};
