@@ -65,6 +65,7 @@ struct DeliveryClient::Origin {
   std::string port;
   std::string target;  // path and query
   std::string host_header;
+  std::string pool_key;  // key(), computed once
   std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
 };
 
@@ -223,33 +224,41 @@ net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& or
   result.detail = "exchange with " + origin.key() + ": " + ec.message();
 }
 
+std::shared_ptr<const DeliveryClient::Origin> DeliveryClient::parse(const std::string& url_text) {
+  if (auto it = parsed_.find(url_text); it != parsed_.end()) return it->second;
+  auto url = boost::urls::parse_absolute_uri(url_text);
+  if (!url) return nullptr;
+  auto origin = std::make_shared<Origin>();
+  std::string scheme(url->scheme());
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  origin->tls = scheme == "https";
+  origin->host = std::string(url->host_address());
+  if (url->host_type() == boost::urls::host_type::ipv6 && origin->host.size() > 2 && origin->host.front() == '[')
+    origin->host = origin->host.substr(1, origin->host.size() - 2);
+  origin->port = url->has_port() ? std::string(url->port()) : (origin->tls ? "443" : "80");
+  origin->target = std::string(url->encoded_target());
+  if (origin->target.empty() || origin->target[0] != '/') origin->target = "/" + origin->target;
+  origin->host_header = std::string(url->encoded_host_and_port());
+  origin->pool_key = origin->key();
+  if (origin->host.empty() || (scheme != "http" && scheme != "https")) return nullptr;
+  if (parsed_.size() >= kParsedUrls) parsed_.clear();  // webhook URLs change rarely: start over
+  parsed_.emplace(url_text, origin);
+  return origin;
+}
+
 net::awaitable<ClientResult> DeliveryClient::post(const OutgoingRequest& request) {
   ClientResult result;
   auto deadline = Clock::now() + options_.timeout;
 
-  auto url = boost::urls::parse_absolute_uri(request.url);
-  Origin origin;
-  bool valid = false;
-  if (url) {
-    std::string scheme(url->scheme());
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-    origin.tls = scheme == "https";
-    origin.host = std::string(url->host_address());
-    if (url->host_type() == boost::urls::host_type::ipv6 && origin.host.size() > 2 && origin.host.front() == '[')
-      origin.host = origin.host.substr(1, origin.host.size() - 2);
-    origin.port = url->has_port() ? std::string(url->port()) : (origin.tls ? "443" : "80");
-    origin.target = std::string(url->encoded_target());
-    if (origin.target.empty() || origin.target[0] != '/') origin.target = "/" + origin.target;
-    origin.host_header = std::string(url->encoded_host_and_port());
-    valid = !origin.host.empty() && (scheme == "http" || scheme == "https");
-  }
-  if (!valid) {
+  auto parsed = parse(request.url);
+  if (!parsed) {
     result.error = ErrorKind::InvalidUrl;
     result.detail = "not an http(s) URL: " + request.url;
     co_return result;
   }
+  const Origin& origin = *parsed;  // kept alive by `parsed` while this coroutine runs
 
-  auto& pool = idle_[origin.key()];
+  auto& pool = idle_[origin.pool_key];
   // A pooled connection may have been closed by the receiver meanwhile: then one more try, on a
   // fresh connection, and the origin's other idle connections (as old, as suspect) are dropped.
   for (int tries = 0; tries < 2; ++tries) {

@@ -93,10 +93,16 @@ class DeliveryClient {
   net::awaitable<void> exchange(Connection& conn, const Origin& origin, const OutgoingRequest& request,
                                 Clock::time_point deadline, ClientResult& result, bool& reusable);
 
+  // The parsed form of `url`, or null if it is not an http(s) URL. Parsed once per URL and kept,
+  // as every attempt to a webhook posts to the same URL.
+  std::shared_ptr<const Origin> parse(const std::string& url);
+
+  static constexpr std::size_t kParsedUrls = 4096;
   net::any_io_executor executor_;
   ClientOptions options_;
   ssl::context tls_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;  // by origin
+  std::unordered_map<std::string, std::shared_ptr<const Origin>> parsed_;          // by URL
   std::atomic<std::uint64_t> connections_opened_{0};
 };
 
