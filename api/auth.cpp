@@ -9,8 +9,27 @@ namespace hookd::api {
 
 std::string hash_api_key(std::string_view key) { return signing::hex(signing::sha256(key)); }
 
-std::variant<Principal, Response> authenticate(const storage::Store& store, const Request& request,
-                                               storage::Scope scope) {
+std::optional<storage::ApiKey> ApiKeyCache::find(const std::string& key_hash) {
+  std::uint64_t version = store_.api_keys_version();  // before reading (see Store)
+  {
+    std::lock_guard lock(mutex_);
+    if (version != version_) {
+      keys_.clear();
+      version_ = version;
+    }
+    if (auto it = keys_.find(key_hash); it != keys_.end()) return it->second;
+  }
+  auto key = store_.find_api_key_by_hash(key_hash);
+  if (!key) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  if (version == version_) {
+    if (keys_.size() >= capacity_) keys_.clear();
+    keys_.emplace(key_hash, *key);
+  }
+  return key;
+}
+
+std::variant<Principal, Response> authenticate(ApiKeyCache& keys, const Request& request, storage::Scope scope) {
   auto auth = request.find(http::field::authorization);
   if (auth == request.end() || auth->value().empty()) return error_response(ApiError::NotAuthenticated);
 
@@ -23,7 +42,7 @@ std::variant<Principal, Response> authenticate(const storage::Store& store, cons
   std::string_view token = value.substr(kPrefix.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
 
-  auto key = store.find_api_key_by_hash(hash_api_key(token));
+  auto key = keys.find(hash_api_key(token));
   if (!key) return error_response(ApiError::InvalidToken);
 
   auto integration = request.find("Integration-ID");  // header names compare case-insensitively

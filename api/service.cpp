@@ -30,6 +30,7 @@ std::string base_url(const Request& request, const RequestInfo& info, const std:
 ApiService::ApiService(storage::Store& store, storage::GroupCommitter& committer, net::any_io_executor blocking,
                        ApiOptions options)
     : store_(store),
+      api_keys_(store_),
       committer_(committer),
       blocking_(std::move(blocking)),
       options_(std::move(options)),
@@ -177,7 +178,7 @@ ApiService::Prepared ApiService::prepare(const Request& request, const RequestIn
 
 Handler ApiService::publishing(Handler handler) {
   return [this, handler = std::move(handler)](Context& ctx) -> Response {
-    auto principal = authenticate(store_, ctx.request, storage::kScopePublish);
+    auto principal = authenticate(api_keys_, ctx.request, storage::kScopePublish);
     if (auto* error = std::get_if<Response>(&principal)) return std::move(*error);
     ctx.integration_id = std::get<Principal>(principal).integration_id;
     return handler(ctx);
@@ -186,7 +187,7 @@ Handler ApiService::publishing(Handler handler) {
 
 Handler ApiService::authenticated(storage::Scope scope, Handler handler) {
   return [this, scope, handler = std::move(handler)](Context& ctx) -> Response {
-    auto principal = authenticate(store_, ctx.request, scope);
+    auto principal = authenticate(api_keys_, ctx.request, scope);
     if (auto* error = std::get_if<Response>(&principal)) return std::move(*error);
     ctx.integration_id = std::get<Principal>(principal).integration_id;
     if (!mutating(ctx.request.method())) return handler(ctx);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth.hpp"
 #include "api/http_types.hpp"
 #include "api/idempotency.hpp"
 #include "api/events.hpp"
@@ -85,6 +86,7 @@ class ApiService final : public RequestHandler {
   Response commit(Context& ctx, storage::Batch& batch, Response res);
 
   storage::Store& store_;
+  ApiKeyCache api_keys_;
   storage::GroupCommitter& committer_;
   net::any_io_executor blocking_;
   ApiOptions options_;

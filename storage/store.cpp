@@ -180,12 +180,14 @@ void Batch::put_api_key(const ApiKey& v) {
   auto* cf = store_->family(Store::kApiKeys);
   check(batch_->Put(cf, "h" + v.key_hash, encode(v)), "batch");
   check(batch_->Put(cf, "i" + v.id, v.key_hash), "batch");
+  api_keys_changed_ = true;
 }
 
 void Batch::delete_api_key(const ApiKey& v) {
   auto* cf = store_->family(Store::kApiKeys);
   check(batch_->Delete(cf, "h" + v.key_hash), "batch");
   check(batch_->Delete(cf, "i" + v.id), "batch");
+  api_keys_changed_ = true;
 }
 
 void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previous_id) {
@@ -308,6 +310,9 @@ WriteStatus Store::write(Batch& batch, bool sync) {
   batch.seal();
   auto status = write(*batch.batch_, sync);
   if (status.is_ok() && batch.webhooks_changed_) ++webhooks_version_;  // after the write: readers see it
+  // Also after a failed write, which may have reached the memtables: a revoked key must not stay
+  // valid in a cache.
+  if (batch.api_keys_changed_) ++api_keys_version_;
   return status;
 }
 
@@ -344,15 +349,17 @@ WriteStatus Store::write_all(std::span<Batch> batches) {
   if (batches.size() == 1) return write(batches.front(), true);
   rocksdb::WriteBatch all;
   Appender appender(all, families_);
-  bool webhooks_changed = false;
+  bool webhooks_changed = false, api_keys_changed = false;
   for (auto& b : batches) {
     b.seal();
     webhooks_changed |= b.webhooks_changed_;
+    api_keys_changed |= b.api_keys_changed_;
     rocksdb::Status s = b.batch_->Iterate(&appender);
     if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
   }
   auto status = write(all, true);
   if (status.is_ok() && webhooks_changed) ++webhooks_version_;
+  if (api_keys_changed) ++api_keys_version_;
   return status;
 }
 

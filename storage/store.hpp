@@ -128,6 +128,7 @@ class Batch {
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   std::uint64_t high_water_[3] = {0, 0, 0};  // by Store::Sequence
   bool webhooks_changed_ = false;
+  bool api_keys_changed_ = false;
 };
 
 class Store {
@@ -188,6 +189,10 @@ class Store {
   std::vector<Integration> list_integrations() const;
 
   std::optional<ApiKey> find_api_key_by_hash(std::string_view key_hash) const;
+  // Changes after every write that stored or deleted an API key, failed writes included. What a
+  // caller derives from API keys stays valid while this stays the same, if the caller read it
+  // before reading them.
+  std::uint64_t api_keys_version() const { return api_keys_version_; }
   std::optional<ApiKey> find_api_key(std::string_view id) const;
   std::vector<ApiKey> list_api_keys() const;
 
@@ -241,6 +246,7 @@ class Store {
   std::uint64_t min_free_bytes_;
   std::atomic<std::uint64_t> seqs_[3] = {0, 0, 0};  // by Sequence
   std::atomic<std::uint64_t> webhooks_version_{0};
+  std::atomic<std::uint64_t> api_keys_version_{0};
   mutable std::atomic<std::int64_t> space_checked_ns_{0};
   mutable std::atomic<bool> has_space_{true};
 };
