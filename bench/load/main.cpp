@@ -133,10 +133,10 @@ struct Plan {
   }
 };
 
-// Waits until nothing is missing, or nothing arrived for `stall`.
 // In `retries`, how long each delivery waits after its failed first attempt.
 constexpr std::chrono::seconds kRetryWait{240};
 
+// Waits until nothing is missing, or nothing arrived for `stall`.
 void wait_for_deliveries(const Receiver& receiver, std::chrono::seconds stall) {
   std::uint64_t seen = 0;
   auto progress = std::chrono::steady_clock::now();
