@@ -19,7 +19,6 @@ using storage::DueKey;
 // A cursor just before every entry due at `due_ms`: delivery ids are printable, so "\x7f" sorts last.
 DueKey before(std::int64_t due_ms) { return DueKey{due_ms - 1, "\x7f"}; }
 
-std::string webhook_key(const Delivery& d) { return d.integration_id + '\0' + std::to_string(d.webhook_seq); }
 
 }  // namespace
 
@@ -242,7 +241,7 @@ void Engine::start_attempt(const DueKey& key) {
     fresh_.erase(key.delivery_id);
     return;
   }
-  std::string wkey = webhook_key(*d);
+  RecordKey wkey{d->integration_id, d->webhook_seq};
   auto& webhook_in_flight = in_flight_per_webhook_[wkey];
   if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
     scheduled_.insert(key.delivery_id);
@@ -259,7 +258,7 @@ void Engine::start_attempt(const DueKey& key) {
   net::co_spawn(io_, attempt(std::move(*d), std::move(event), std::move(wkey)), net::detached);
 }
 
-void Engine::finish(const std::string& wkey, const std::string& delivery_id) {
+void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
   --in_flight_;
   --stat_in_flight_;
   in_flight_ids_.erase(delivery_id);
@@ -314,7 +313,7 @@ void Engine::submit(storage::Batch batch, std::vector<Delivery> changed, std::fu
   });
 }
 
-net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, std::string wkey) {
+net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, RecordKey wkey) {
   std::string id = d.id;
   std::optional<DueKey> next;
   try {

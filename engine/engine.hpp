@@ -100,11 +100,11 @@ class Engine {
   void start_attempt(const storage::DueKey& key);
   // `event` is the delivery's event if at hand; else it is read (through the record cache).
   net::awaitable<void> attempt(storage::Delivery delivery, std::shared_ptr<const storage::Event> event,
-                               std::string webhook_key);
+                               RecordKey webhook);
   // One attempt and its record; the due key of the next attempt if the delivery is still active.
   net::awaitable<std::optional<storage::DueKey>> make_attempt(storage::Delivery delivery,
                                                               std::shared_ptr<const storage::Event> event);
-  void finish(const std::string& webhook_key, const std::string& delivery_id);
+  void finish(const RecordKey& webhook, const std::string& delivery_id);
   void arm_timer(std::int64_t now);
   // Makes pump() run at `at` (ms, the engine's clock) or earlier.
   void wake_at(std::int64_t now, std::int64_t at);
@@ -143,9 +143,10 @@ class Engine {
   boost::unordered_flat_map<std::string, bool> in_flight_ids_;
   void mark_changed_if_in_flight(const std::string& delivery_id);
   std::deque<storage::DueKey> ready_;
-  std::unordered_map<std::string, std::deque<storage::DueKey>> waiting_;  // per webhook, over its cap
+  // Per webhook: the entries over its cap, and its attempts in flight.
+  std::unordered_map<RecordKey, std::deque<storage::DueKey>, RecordKeyHash, RecordKeyEqual> waiting_;
+  std::unordered_map<RecordKey, std::size_t, RecordKeyHash, RecordKeyEqual> in_flight_per_webhook_;
   std::size_t waiting_count_ = 0;
-  std::unordered_map<std::string, std::size_t> in_flight_per_webhook_;
   struct Pending {
     storage::Delivery record;  // as the last submitted write leaves it
     std::size_t writes = 0;    // submitted and not yet applied
