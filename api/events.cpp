@@ -77,7 +77,7 @@ std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& inte
   if (it == subscribed->end()) return event;
   for (std::uint64_t webhook_seq : it->second) {
     storage::Delivery d;
-    d.id = signing::uuid4();
+    d.id = signing::uuid7(now);  // time-ordered: see Store, delivery records are keyed by it
     d.integration_id = integration_id;
     d.seq = store_.next_seq(storage::Store::Sequence::Delivery);
     d.event_seq = event->seq;

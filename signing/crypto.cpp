@@ -30,13 +30,26 @@ std::string random_alnum(std::size_t n) {
   return out;
 }
 
-std::string uuid4() {
-  std::string b = random_bytes(16);
-  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+namespace {
+
+// Sets the version and the RFC 4122 variant of 16 bytes and formats them 8-4-4-4-12.
+std::string format_uuid(std::string b, int version) {
+  b[6] = static_cast<char>((b[6] & 0x0f) | (version << 4));
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
   std::string h = hex(b);
   return h.substr(0, 8) + '-' + h.substr(8, 4) + '-' + h.substr(12, 4) + '-' + h.substr(16, 4) + '-' +
          h.substr(20);
+}
+
+}  // namespace
+
+std::string uuid4() { return format_uuid(random_bytes(16), 4); }
+
+std::string uuid7(std::int64_t unix_ms) {
+  std::string b = random_bytes(16);
+  auto ms = static_cast<std::uint64_t>(unix_ms);
+  for (int i = 0; i < 6; ++i) b[static_cast<std::size_t>(i)] = static_cast<char>(ms >> (40 - 8 * i));
+  return format_uuid(std::move(b), 7);
 }
 
 std::string hex(std::string_view bytes) {

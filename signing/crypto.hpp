@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,11 @@ std::string random_alnum(std::size_t n);
 
 // A random (version 4) UUID in canonical lowercase form.
 std::string uuid4();
+
+// A time-ordered (version 7, RFC 9562) UUID: the first 48 bits are `unix_ms`, the other 74 free
+// bits random. Ids made later sort after earlier ones (within a millisecond, in random order), so
+// records keyed by them are written next to each other instead of all over the key space.
+std::string uuid7(std::int64_t unix_ms);
 
 // Lowercase hex of `bytes`.
 std::string hex(std::string_view bytes);

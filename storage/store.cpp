@@ -16,6 +16,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "storage/codec.hpp"
 
@@ -30,7 +31,7 @@
 //   idempotency   <integration> '\0' <idempotency key>    -> IdempotencyRecord
 //   events        'r' <integration> '\0' <be64 seq>       -> Event        (key order = creation order)
 //                 'i' <integration> '\0' <event id>       -> <be64 seq>
-//   deliveries    'd' <delivery id>                       -> Delivery
+//   deliveries    'd' <delivery id>                       -> Delivery     (ids are uuid7: about creation order)
 //                 'w' <integration> '\0' <be64 webhook seq> <be64 delivery seq> -> <delivery id>
 //                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> ""
 //   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
@@ -58,16 +59,22 @@ class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
 };
 
 // Groups of keys that are written in key order: an integration's event records ('r', by creation
-// sequence), a webhook's deliveries ('w') and an integration's event-to-delivery index ('e', by
-// event sequence). The memtable keeps an insert position per group and starts each insert next to
-// the previous one of its group, instead of searching the whole skiplist and comparing the shared
-// prefix (tag and integration id, 38 bytes) at every step. A group is the tag, the integration and
-// '\0', and `extra` bytes after it (the webhook's sequence for 'w'). Other keys are inserted as
-// usual. Groups must stay few: the memtable keeps about 250 bytes per group it has seen.
+// sequence), a webhook's deliveries ('w'), an integration's event-to-delivery index ('e', by event
+// sequence), and delivery records ('d', by id: ids are time-ordered uuids). The memtable keeps an
+// insert position per group and starts each insert next to the previous one of its group, instead
+// of searching the whole skiplist, comparing a shared prefix (tag and integration id, 38 bytes)
+// at every step and missing the cache at most of them. A group is the tag alone, or the tag, the
+// integration and '\0' and `extra` bytes after it (the webhook's sequence for 'w'). Other keys are
+// inserted as usual. Groups must stay few: the memtable keeps about 250 bytes per group it has seen.
 class OrderedGroups final : public rocksdb::SliceTransform {
  public:
-  OrderedGroups(std::initializer_list<std::pair<char, std::size_t>> tags) {
-    for (auto [tag, extra] : tags) extra_[static_cast<unsigned char>(tag)] = static_cast<int>(extra);
+  struct Group {
+    char tag;
+    bool per_integration;
+    std::size_t extra = 0;
+  };
+  OrderedGroups(std::initializer_list<Group> groups) {
+    for (const auto& g : groups) groups_[static_cast<unsigned char>(g.tag)] = g;
   }
   const char* Name() const override { return "hookd.OrderedGroups"; }
   bool InDomain(const rocksdb::Slice& key) const override { return group_size(key) > 0; }
@@ -76,19 +83,15 @@ class OrderedGroups final : public rocksdb::SliceTransform {
  private:
   std::size_t group_size(const rocksdb::Slice& key) const {
     if (key.empty()) return 0;
-    int extra = extra_[static_cast<unsigned char>(key[0])];
-    if (extra < 0) return 0;
+    const auto& group = groups_[static_cast<unsigned char>(key[0])];
+    if (!group) return 0;
+    if (!group->per_integration) return 1;
     const void* end = std::memchr(key.data(), '\0', key.size());
     if (!end) return 0;
-    std::size_t size = static_cast<std::size_t>(static_cast<const char*>(end) - key.data()) + 1 + extra;
+    std::size_t size = static_cast<std::size_t>(static_cast<const char*>(end) - key.data()) + 1 + group->extra;
     return size <= key.size() ? size : 0;
   }
-  std::array<int, 256> extra_ = make_unset();
-  static std::array<int, 256> make_unset() {
-    std::array<int, 256> a;
-    a.fill(-1);
-    return a;
-  }
+  std::array<std::optional<Group>, 256> groups_;
 };
 
 std::string scoped(std::string_view prefix, std::string_view integration, std::string_view rest) {
@@ -275,12 +278,14 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
       // files, compactions move only their keys instead of rewriting every body again and again.
       o.enable_blob_files = true;
       o.min_blob_size = 256;
-      o.memtable_insert_with_hint_prefix_extractor = std::make_shared<OrderedGroups>(
-          std::initializer_list<std::pair<char, std::size_t>>{{'r', 0}});
+      o.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<OrderedGroups>(std::initializer_list<OrderedGroups::Group>{{'r', true}});
     }
     if (name == "deliveries")
       o.memtable_insert_with_hint_prefix_extractor = std::make_shared<OrderedGroups>(
-          std::initializer_list<std::pair<char, std::size_t>>{{'w', 8}, {'e', 0}});
+          std::initializer_list<OrderedGroups::Group>{{'d', false}, {'w', true, 8}, {'e', true}});
+    // Attempts are keyed by delivery id first: one group, like the delivery records.
+    if (name == "attempts") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
     // Due entries are added in about time order: one group per 2^24 ms (4.7 hours) of due time.
     if (name == "due") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
     descriptors.emplace_back(name, o);

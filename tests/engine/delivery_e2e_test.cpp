@@ -2,6 +2,7 @@
 // Retry schedules are set to milliseconds so that every retry test runs fast.
 #include <gtest/gtest.h>
 
+#include "api/format.hpp"
 #include "signing/crypto.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
@@ -158,6 +159,11 @@ TEST_F(DeliveryTest, BodyAndBothSignaturesVerifyWithOpenSsl) {
   EXPECT_EQ(r.header("content-type"), "application/json");
   EXPECT_EQ(r.header("user-agent"), "hookd/" HOOKD_VERSION);
   EXPECT_EQ(r.header("webhook-id"), delivery.at("id").as_string());
+  // A uuid7 whose first 48 bits are the delivery's created_at in milliseconds.
+  std::string id(delivery.at("id").as_string());
+  ASSERT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '7') << id;
+  EXPECT_EQ(api::iso8601(std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16)), delivery.at("created_at").as_string());
   std::string t = r.header("webhook-timestamp");
   EXPECT_NEAR(std::stoll(t), system_now_ms() / 1000, 60);
   // Recomputed with OpenSSL's one-shot HMAC, apart from the signing code under test.

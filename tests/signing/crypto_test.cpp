@@ -39,6 +39,22 @@ TEST(Crypto, Uuid4HasVersionAndVariant) {
   EXPECT_EQ(seen.size(), 100u);
 }
 
+TEST(Crypto, Uuid7CarriesItsMillisecondAndSortsByIt) {
+  std::regex shape("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  // 2026-11-27T13:54:17.123Z is 0x01a21d490fa3 ms: the first 12 hex digits, dash after the 8th.
+  std::int64_t ms = 1795787657123;
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = uuid7(ms);
+    EXPECT_TRUE(std::regex_match(id, shape)) << id;
+    EXPECT_EQ(id.substr(0, 13), "01a21d49-0fa3") << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 100u);  // 74 random bits within one millisecond
+  EXPECT_LT(uuid7(ms), uuid7(ms + 1));
+  EXPECT_LT(uuid7(0xff), uuid7(0x100));  // byte order: the most significant byte first
+}
+
 TEST(Crypto, RandomAlnumUsesTheWholeAlphabetOnly) {
   std::string s = random_alnum(4000);
   ASSERT_EQ(s.size(), 4000u);
