@@ -75,6 +75,38 @@ TEST_F(DeliveryTest, PublishAnswers202OnceAndIsIdempotentById) {
   EXPECT_EQ(generated.json().at("id").as_string().size(), 36u);
 }
 
+TEST_F(DeliveryTest, ABatchAnswersKnownAndRepeatedIdsWithTheirFirstEventAndDeliversOnlyNewOnes) {
+  Receiver receiver;
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  auto known = api.post("/v2/events/", event("Payout.created", {{"n", 1}}, "evt-known"));
+  ASSERT_EQ(known.status, 202);
+  auto res = api.post("/v2/events/batch/",
+                      json::object{{"events", {event("Payout.created", {{"n", 2}}, "evt-new"),
+                                               event("Invoice.paid", {{"n", 3}}, "evt-known"),
+                                               event("Payout.created", {{"n", 4}}, "evt-new"),
+                                               event("Payout.created", {{"n", 5}}),
+                                               event("Payout.created", {{"n", 6}}, "evt-later")}}});
+  ASSERT_EQ(res.status, 202) << res.body;
+  auto answers = res.json().at("events").as_array();
+  ASSERT_EQ(answers.size(), 5u);
+  EXPECT_EQ(answers[0].at("id"), "evt-new");
+  EXPECT_EQ(answers[1], known.json());  // the first event, not this request's type
+  EXPECT_EQ(answers[2], answers[0]);    // folded into its first occurrence in the batch
+  EXPECT_EQ(answers[3].at("id").as_string().size(), 36u);
+  EXPECT_EQ(answers[4].at("id"), "evt-later");
+
+  // Four events in all, each delivered once: the known one not again, the repeat not at all.
+  ASSERT_TRUE(wait_until([&] {
+    auto events = api.get("/v2/events/").json().at("results").as_array();
+    return std::all_of(events.begin(), events.end(),
+                       [](const json::value& e) { return e.at("deliveries").at(0).at("state") == "succeeded"; });
+  }));
+  EXPECT_EQ(api.get("/v2/events/").json().at("count"), 4);
+  std::multiset<std::string> bodies;
+  for (const auto& r : receiver.requests()) bodies.insert(r.body);
+  EXPECT_EQ(bodies, (std::multiset<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":5})", R"({"n":6})"}));
+}
+
 TEST_F(DeliveryTest, PublishValidation) {
   auto bad = api.post("/v2/events/", json::object{{"type", "Nope.x"}, {"data", "x"}});
   EXPECT_EQ(bad.status, 400);
