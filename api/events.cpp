@@ -206,19 +206,13 @@ Response EventsApi::publish_batch(Context& ctx) {
   std::map<std::string, json::object> by_id;  // events of this request and earlier ones, by publisher id
   json::array answers;
   std::uint64_t fresh = 0;
-  std::vector<std::string_view> ids;  // the items' own ids, in order, looked up in one go
-  for (const auto& in : items)
-    if (in.id) ids.push_back(*in.id);
-  auto stored = store_.find_events(ctx.integration_id, ids);
-  auto next_stored = stored.begin();
   for (auto& in : items) {
     if (in.id) {
-      auto& existing = *next_stored++;
       if (auto it = by_id.find(*in.id); it != by_id.end()) {  // repeated within the batch: folded
         answers.push_back(it->second);
         continue;
       }
-      if (existing) {
+      if (auto existing = store_.find_event(ctx.integration_id, *in.id)) {
         answers.push_back(by_id[*in.id] = summary(*existing));
         continue;
       }

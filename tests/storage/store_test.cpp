@@ -320,39 +320,6 @@ TEST(Store, EventsAndAttempts) {
   EXPECT_EQ(attempts[1].response, "oops");
 }
 
-TEST(Store, FindEventsLooksUpEveryIdInOrder) {
-  test::TempDir dir;
-  std::vector<std::string_view> ids{"evt-2", "missing", "evt-1", "evt-2"};
-  {
-    Store store({dir.str()});
-    Batch batch = store.batch();
-    for (std::string id : {"evt-1", "evt-2"})
-      batch.put_event(Event{"i", store.next_seq(Store::Sequence::Event), id, "Payout.created", "{}", 99});
-    commit(store, batch);
-    EXPECT_TRUE(store.find_events("i", {}).empty());
-    auto found = store.find_events("i", ids);
-    ASSERT_EQ(found.size(), 4u);
-    EXPECT_EQ(found[0]->id, "evt-2");
-    EXPECT_FALSE(found[1]);
-    EXPECT_EQ(found[2]->id, "evt-1");
-    EXPECT_EQ(found[3]->seq, found[0]->seq);
-    EXPECT_FALSE(store.find_events("j", ids)[0]);  // ids are per integration
-  }
-  Store store({dir.str()});  // reopened: the index entries are in a table file nothing has read yet
-  {
-    Store::MemoryOnlyReads memory_only;
-    try {
-      store.find_events("i", ids);
-      FAIL() << "a read from a file was allowed";
-    } catch (const StoreError& e) {
-      EXPECT_EQ(e.kind, StoreError::Kind::WouldBlock);
-    }
-  }
-  auto found = store.find_events("i", ids);
-  ASSERT_TRUE(found[0] && found[2]);
-  EXPECT_EQ(found[2]->id, "evt-1");
-}
-
 TEST(Store, MemoryOnlyReadsReportWhatWouldReadAFile) {
   test::TempDir dir;
   {
