@@ -288,6 +288,12 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
       // files, compactions move only their keys instead of rewriting every body again and again.
       o.enable_blob_files = true;
       o.min_blob_size = 256;
+      // What is left in its table files is keys and blob references, about 150 bytes an event, so
+      // a flush writes a few MiB. Level 1 is kept about as large as level 0 (RocksDB's rule): at
+      // the default 256 MiB, every level-0 compaction rewrote all of a level 1 that the random
+      // publisher ids spread over the whole key range, more of it the longer hookd ran.
+      o.max_bytes_for_level_base = 16 << 20;
+      o.target_file_size_base = 4 << 20;
       o.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<OrderedGroups>(std::initializer_list<OrderedGroups::Group>{{'r', true}});
     }
