@@ -3,7 +3,7 @@
 // One run: start a receiver; post the scenario's deliveries straight to it, signed, without hookd
 // (the ceiling, "direct"); start a hookd on a fresh data directory (or use a running one), register
 // the webhooks, publish the events, wait for every delivery; print one JSON line. Exit status 1 on
-// any missing delivery or bad signature.
+// any missing delivery, bad signature or publish answered with a server error.
 #include <signal.h>
 
 #include <boost/json.hpp>
@@ -291,6 +291,8 @@ int run(const Config& c) {
     out.add("ack_p50_ms", percentile_ms(published.ack_latency_ns, 50));
     out.add("ack_p99_ms", percentile_ms(published.ack_latency_ns, 99));
     out.add("resent_requests", published.resent);
+    out.add("server_errors", published.server_errors);
+    if (published.server_errors > 0) ok = false;
 
     if (c.retries && expected_total > 0) {
       // Every first attempt fails; then the deliveries wait for their retry. Measure hookd at rest.

@@ -100,6 +100,7 @@ class Run {
         }
         if (res.result() != http::status::accepted && res.result() != http::status::ok) {
           if (!res.keep_alive()) connected = false;
+          if (res.result_int() >= 500 && res.result() != http::status::service_unavailable) ++result_.server_errors;
           continue;  // 503 (disk) or 409 (being published): the same ids again
         }
         if (!res.keep_alive()) connected = false;

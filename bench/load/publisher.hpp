@@ -28,6 +28,7 @@ struct PublishOptions {
 struct PublishResult {
   std::uint64_t acknowledged = 0;
   std::uint64_t resent = 0;        // requests sent again after a failure
+  std::uint64_t server_errors = 0; // answers 5xx other than 503 (no space): a request hookd failed
   double seconds = 0;              // from the first request to the last acknowledgement
   std::vector<std::int64_t> ack_latency_ns;  // per request
   std::string error;               // set when events could not be published at all
