@@ -19,7 +19,6 @@ using storage::DueKey;
 // A cursor just before every entry due at `due_ms`: delivery ids are printable, so "\x7f" sorts last.
 DueKey before(std::int64_t due_ms) { return DueKey{due_ms - 1, "\x7f"}; }
 
-
 }  // namespace
 
 std::optional<std::uint64_t> parse_retry_after(std::string_view value, std::int64_t now_ms) {

@@ -267,8 +267,8 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // A bloom filter per memtable: a point read (the engine reads a delivery per attempt) skips the
   // memtables that do not hold its key instead of searching each one's skiplist. It is allocated
-  // with the memtable, full or empty, at this fraction of write_buffer_size: 1% gives a full
-  // memtable of delivery records (the smallest records read by key) over 10 bits per key.
+  // with the memtable's first record, at this fraction of write_buffer_size however few follow:
+  // 1% gives a full memtable of delivery records (the smallest read by key) over 10 bits per key.
   cf_options.memtable_whole_key_filtering = true;
   cf_options.memtable_prefix_bloom_size_ratio = 0.01;
   cf_options.write_buffer_size = options.memtable_bytes;

@@ -329,7 +329,7 @@ TEST(Store, NearlyEmptyMemtablesLeaveTheBudgetToTheData) {
   batch.put_event(Event{"i", store.next_seq(Store::Sequence::Event), "evt", "Payout.created", "{}", 1});
   commit(store, batch);
   // A memtable's bloom filter and first arena block are allocated with its first record and
-  // count against the budget (64 MiB). Filters of 5% of 64 MiB took 13 MiB for these four records.
+  // count against the budget (64 MiB). Filters of 5% of 64 MiB took 13 MiB for records in four families.
   EXPECT_LT(store.stats().memtable_bytes, Store::Options{}.memtable_bytes / 8);
 }
 
