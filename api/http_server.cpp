@@ -38,23 +38,29 @@ net::awaitable<void> answer_and_close(Stream& stream, Response res, std::chrono:
 // Registers a session for stop() and removes it when the session's coroutine ends.
 class HttpServer::SessionGuard {
  public:
-  SessionGuard(HttpServer& server, std::function<void()> close) : server_(server), id_(server.next_session_++) {
-    server_.sessions_[id_] = SessionEntry{false, std::move(close)};
+  SessionGuard(HttpServer& server, net::any_io_executor loop, std::function<void()> close) : server_(server) {
+    std::lock_guard lock(server_.sessions_mutex_);
+    id_ = server_.next_session_++;
+    server_.sessions_[id_] = SessionEntry{std::move(loop), false, std::move(close)};
     ++server_.connection_count_;
   }
   ~SessionGuard() {
+    std::lock_guard lock(server_.sessions_mutex_);
     server_.sessions_.erase(id_);
     --server_.connection_count_;
   }
-  void busy(bool b) { server_.sessions_[id_].busy = b; }
+  void busy(bool b) {
+    std::lock_guard lock(server_.sessions_mutex_);
+    server_.sessions_[id_].busy = b;
+  }
 
  private:
   HttpServer& server_;
   std::uint64_t id_;
 };
 
-HttpServer::HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits)
-    : io_(io), handler_(handler), limits_(limits) {}
+HttpServer::HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits, EventLoops* connection_loops)
+    : io_(io), handler_(handler), limits_(limits), connection_loops_(connection_loops) {}
 
 HttpServer::~HttpServer() {
   for (const auto& path : unix_paths_) std::remove(path.c_str());
@@ -90,20 +96,35 @@ void HttpServer::listen_unix(const std::string& path) {
 }
 
 void HttpServer::stop() {
+  // A connection that becomes busy after this reads stopping_ when its answer is ready, and closes.
   stopping_ = true;
   for (auto& a : tcp_acceptors_) a.close();
   for (auto& a : unix_acceptors_) a.close();
-  // Closing may end a session, which erases its entry: collect first.
-  std::vector<std::function<void()>> idle;
-  for (auto& [id, entry] : sessions_)
-    if (!entry.busy) idle.push_back(entry.close);
-  for (auto& close : idle) close();
+  close_sessions(false);
 }
 
-void HttpServer::close_all() {
-  std::vector<std::function<void()>> all;
-  for (auto& [id, entry] : sessions_) all.push_back(entry.close);
-  for (auto& close : all) close();
+void HttpServer::close_all() { close_sessions(true); }
+
+void HttpServer::close_sessions(bool busy_too) {
+  std::vector<std::pair<std::uint64_t, net::any_io_executor>> chosen;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [id, entry] : sessions_)
+      if (busy_too || !entry.busy) chosen.emplace_back(id, entry.loop);
+  }
+  for (auto& [id, loop] : chosen)
+    // On the connection's own loop, where it cannot end meanwhile: while its entry is there, the
+    // connection is alive. It may have become busy since it was chosen: then it is left to finish.
+    net::post(loop, [this, id = id, busy_too] {
+      std::function<void()> close;
+      {
+        std::lock_guard lock(sessions_mutex_);
+        auto it = sessions_.find(id);
+        if (it == sessions_.end() || (it->second.busy && !busy_too)) return;
+        close = it->second.close;
+      }
+      close();  // not under the lock, which the ending session takes
+    });
 }
 
 template <class Acceptor, class Stream>
@@ -111,7 +132,8 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
   RequestInfo info;
   info.tls = tls != nullptr;
   while (!stopping_) {
-    auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+    net::io_context& loop = connection_loops_ ? connection_loops_->next() : io_;
+    auto [ec, socket] = co_await acceptor.async_accept(net::any_io_executor(loop.get_executor()), nothrow);
     if (ec == net::error::operation_aborted || stopping_) co_return;
     if (ec) {
       // Out of file descriptors and the like: pause briefly instead of spinning.
@@ -120,7 +142,7 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
       co_await pause.async_wait(nothrow);
       continue;
     }
-    if (sessions_.size() >= limits_.max_connections) {
+    if (connection_count_ >= limits_.max_connections) {
       boost::system::error_code ignored;
       socket.close(ignored);
       continue;
@@ -130,16 +152,16 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
       socket.set_option(tcp::no_delay(true), ignored);
     }
     if constexpr (is_tls<Stream>)
-      net::co_spawn(io_, session(Stream(std::move(socket), *tls), info), net::detached);
+      net::co_spawn(loop, session(Stream(std::move(socket), *tls), info), net::detached);
     else
-      net::co_spawn(io_, session(Stream(std::move(socket)), info), net::detached);
+      net::co_spawn(loop, session(Stream(std::move(socket)), info), net::detached);
   }
 }
 
 template <class Stream>
 net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
   auto& lowest = beast::get_lowest_layer(stream);
-  SessionGuard guard(*this, [&lowest] { lowest.close(); });
+  SessionGuard guard(*this, lowest.get_executor(), [&lowest] { lowest.close(); });
   beast::flat_buffer buffer;
 
   if constexpr (is_tls<Stream>) {

@@ -5,8 +5,10 @@
 // (431 and 413), a deadline to receive a whole request once its first byte arrived (slow clients
 // are dropped), an idle deadline between requests, a write deadline, and a cap on connections.
 //
-// Threading: the io_context given to the server must be run by exactly one thread; every member
-// function except the constructor must be called on that thread (post to it from elsewhere).
+// Threading: the io_context given to the server runs its acceptors and must be run by exactly one
+// thread; listen_*(), stop() and close_all() must be called on that thread (post to it from
+// elsewhere). Connections run there too, or, given EventLoops, each on one of those loops: a
+// connection stays on its loop, so the handler may be called on several threads at once.
 #pragma once
 
 #include <atomic>
@@ -15,10 +17,12 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "api/http_types.hpp"
+#include "net/event_loops.hpp"
 
 namespace hookd::api {
 
@@ -33,7 +37,9 @@ struct ServerLimits {
 
 class HttpServer {
  public:
-  HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits);
+  // With `connection_loops` (which must outlive the server), connections are spread over them.
+  HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits,
+             EventLoops* connection_loops = nullptr);
   ~HttpServer();
 
   // Binds `endpoint` and accepts on it; with `tls`, every connection speaks TLS with that context,
@@ -56,10 +62,14 @@ class HttpServer {
 
  private:
   struct SessionEntry {
+    net::any_io_executor loop;     // the connection's event loop: close() runs only there
     bool busy = false;              // a request is being handled: let it finish
     std::function<void()> close;   // cancels the connection's pending I/O
   };
   class SessionGuard;
+
+  // Closes every connection, or the idle ones only, each on its own loop.
+  void close_sessions(bool busy_too);
 
   template <class Acceptor, class Stream>
   net::awaitable<void> accept_loop(Acceptor& acceptor, ssl::context* tls);
@@ -69,10 +79,12 @@ class HttpServer {
   net::io_context& io_;
   RequestHandler& handler_;
   ServerLimits limits_;
-  bool stopping_ = false;
+  EventLoops* connection_loops_;
+  std::atomic<bool> stopping_{false};
   std::list<tcp::acceptor> tcp_acceptors_;
   std::list<net::local::stream_protocol::acceptor> unix_acceptors_;
   std::list<std::string> unix_paths_;
+  std::mutex sessions_mutex_;  // guards next_session_ and sessions_: connections run on several loops
   std::uint64_t next_session_ = 0;
   std::unordered_map<std::uint64_t, SessionEntry> sessions_;
   std::atomic<std::size_t> connection_count_{0};

@@ -116,14 +116,16 @@ void App::start(std::ostream& out) {
   admin_service_ = std::make_unique<api::AdminService>(*admin_, blocking_.get_executor());
 
   if (!settings_.api.tls_cert.empty()) tls_.emplace(tls::server_context(settings_.api.tls_cert, settings_.api.tls_key));
-  api_server_ = std::make_unique<api::HttpServer>(io_, *api_, limits);
+  // With one I/O thread, connections share the main loop; with more, they get loops of their own.
+  if (settings_.api.io_threads > 1) connection_loops_ = std::make_unique<EventLoops>(settings_.api.io_threads);
+  api_server_ = std::make_unique<api::HttpServer>(io_, *api_, limits, connection_loops_.get());
   api_endpoint_ = api_server_->listen_tcp(parse_endpoint(settings_.api.listen, "api.listen"), tls_ ? &*tls_ : nullptr);
   if (own_ingress) {
     ingress_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
                                                  api::ApiOptions{Surface::Ingress, settings_.events.types,
                                                                  settings_.api.public_base_url, now_ms_, hooks, ready,
                                                                  nullptr});
-    ingress_server_ = std::make_unique<api::HttpServer>(io_, *ingress_, limits);
+    ingress_server_ = std::make_unique<api::HttpServer>(io_, *ingress_, limits, connection_loops_.get());
     ingress_endpoint_ = ingress_server_->listen_tcp(parse_endpoint(settings_.ingress.listen, "ingress.listen"), nullptr);
   }
   admin_server_ = std::make_unique<api::HttpServer>(io_, *admin_service_, limits);
@@ -158,7 +160,11 @@ void App::run() {
     spdlog::info("received signal {}, shutting down", signal);
     begin_shutdown();
   });
-  io_.run();
+  io_.run();  // returns once shutdown began and the last connection is gone
+  if (connection_loops_) {
+    connection_loops_->release();
+    connection_loops_->join();
+  }
   blocking_.join();
   engine_->stop();
   spdlog::info("hookd stopped");

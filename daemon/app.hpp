@@ -16,6 +16,7 @@
 #include "api/service.hpp"
 #include "daemon/settings.hpp"
 #include "engine/engine.hpp"
+#include "net/event_loops.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 
@@ -64,6 +65,9 @@ class App {
   std::unique_ptr<api::HttpServer> api_server_;
   std::unique_ptr<api::HttpServer> ingress_server_;
   std::unique_ptr<api::HttpServer> admin_server_;
+  // The API's and ingress's connections (admin's stay on io_). Declared after the servers, so that
+  // if run() did not join them, the loops are stopped before the servers their connections use go.
+  std::unique_ptr<EventLoops> connection_loops_;
   net::signal_set signals_{io_, SIGINT, SIGTERM};
   std::optional<net::steady_timer> shutdown_deadline_;
   net::steady_timer maintenance_{io_};  // periodic upkeep while serving (see start_maintenance)

@@ -97,6 +97,7 @@ const std::map<std::string, Setter>& setters() {
       {"api.max_connections", field<S::Api, std::uint64_t>(&S::api, &S::Api::max_connections, to_uint)},
       {"api.read_timeout_ms", field<S::Api, std::uint64_t>(&S::api, &S::Api::read_timeout_ms, to_uint)},
       {"api.idle_timeout_ms", field<S::Api, std::uint64_t>(&S::api, &S::Api::idle_timeout_ms, to_uint)},
+      {"api.io_threads", field<S::Api, std::uint64_t>(&S::api, &S::Api::io_threads, to_uint)},
       {"ingress.listen", field<S::Ingress, std::string>(&S::ingress, &S::Ingress::listen, listen_address)},
       {"delivery.timeout_ms", field<S::Delivery, std::uint64_t>(&S::delivery, &S::Delivery::timeout_ms, to_uint)},
       {"delivery.connect_timeout_ms",
@@ -180,6 +181,8 @@ void check(const Settings& s) {
   if (s.api.max_body_bytes == 0) throw SettingsError("setting api.max_body_bytes must be at least 1");
   if (s.api.max_header_bytes < 1024) throw SettingsError("setting api.max_header_bytes must be at least 1024");
   if (s.api.max_connections == 0) throw SettingsError("setting api.max_connections must be at least 1");
+  if (s.api.io_threads == 0 || s.api.io_threads > 64)
+    throw SettingsError("setting api.io_threads must be from 1 to 64");
   if (s.retry.max_attempts == 0) throw SettingsError("setting retry.max_attempts must be at least 1");
   if (s.retry.factor < 1) throw SettingsError("setting retry.factor must be at least 1");
   if (s.events.types.empty()) throw SettingsError("setting events.types must name at least one event type");

@@ -33,6 +33,7 @@ struct Settings {
     std::uint64_t max_connections = 4096;
     std::uint64_t read_timeout_ms = 30'000;
     std::uint64_t idle_timeout_ms = 60'000;
+    std::uint64_t io_threads = 1;  // threads serving the API's and ingress's connections
   } api;
 
   struct Ingress {

@@ -1,5 +1,6 @@
 #include "engine/engine.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -55,7 +56,10 @@ Engine::~Engine() { stop(); }
 void Engine::start() {
   if (thread_.joinable()) return;
   net::post(io_, [this] { pump(); });
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "hookd-engine");  // for top -H, perf and gdb
+    io_.run();
+  });
 }
 
 void Engine::stop() {

@@ -1,5 +1,7 @@
 #include "storage/group_commit.hpp"
 
+#include <pthread.h>
+
 #include <future>
 
 namespace hookd::storage {
@@ -30,6 +32,7 @@ WriteStatus GroupCommitter::write(Batch batch) {
 }
 
 void GroupCommitter::run() {
+  ::pthread_setname_np(::pthread_self(), "hookd-commit");  // for top -H, perf and gdb
   std::deque<Pending> group;
   std::vector<Batch> batches;
   for (;;) {

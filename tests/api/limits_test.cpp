@@ -6,54 +6,13 @@
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
 
 namespace hookd::test {
 namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-// A raw TCP connection for sending exactly the bytes a test wants.
-class RawConnection {
- public:
-  explicit RawConnection(std::uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  }
-  boost::system::error_code send(std::string_view bytes) {
-    boost::system::error_code ec;
-    net::write(socket_, net::buffer(bytes), ec);
-    return ec;
-  }
-  // Everything until the server closes the connection (or `timeout`).
-  std::string read_all(std::chrono::milliseconds timeout = 10s) {
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    socket_.non_blocking(true);
-    char buf[4096];
-    while (std::chrono::steady_clock::now() < deadline) {
-      boost::system::error_code ec;
-      std::size_t n = socket_.read_some(net::buffer(buf), ec);
-      if (ec == net::error::would_block) {
-        socket_.wait(tcp::socket::wait_read, ec);  // blocks until readable or closed
-        continue;
-      }
-      if (ec) break;
-      out.append(buf, n);
-    }
-    return out;
-  }
-  bool closed_by_peer() {
-    char c;
-    boost::system::error_code ec;
-    socket_.non_blocking(false);
-    socket_.read_some(net::buffer(&c, 1), ec);
-    return ec == net::error::eof || ec == net::error::connection_reset;
-  }
-
- private:
-  net::io_context io_;
-  tcp::socket socket_;
-};
 
 std::string request_head(const TestDaemon& d, const std::string& extra) {
   return "POST /v2/webhooks/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Token " + d.key() +

@@ -94,6 +94,7 @@ TEST(Settings, BadSettingsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"api.tls_cert", "/c.pem"}}}).find("api.tls_key"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"retry.max_attempts", "0"}}}).find("retry.max_attempts"), std::string::npos);
+  EXPECT_NE(error_of({.overrides = {{"api.io_threads", "0"}}}).find("api.io_threads"), std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api]\nmax_body_bytes = -5\n")}).find("api.max_body_bytes"),
             std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api\n")}).find("hookd.toml"), std::string::npos);

@@ -2,6 +2,9 @@
 // Retry schedules are set to milliseconds so that every retry test runs fast.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
+
 #include "api/format.hpp"
 #include "signing/crypto.hpp"
 #include "tests/support/daemon.hpp"
@@ -483,8 +486,41 @@ TEST(DeliveryRecovery, ADaemonStoppedMidwayFinishesEveryDeliveryAfterARestart) {
   EXPECT_EQ(bodies.size(), 21u);
 }
 
+TEST(DeliveryIngress, PublishersOnSeveralConnectionsOverSeveralIoThreadsAreAllServed) {
+  Receiver receiver;
+  TestDaemon daemon([](Settings& s) {
+    fast_local(s);
+    s.api.io_threads = 3;
+  });
+  ApiClient api = daemon.client();
+  ASSERT_EQ(api.post("/v2/webhooks/", webhook("w", receiver.url(), {"Payout.created"})).status, 201);
+  constexpr int kPublishers = 6, kEach = 20;
+  std::atomic<int> accepted{0};
+  std::vector<std::unique_ptr<ApiClient>> clients;  // a connection each, spread over the loops
+  for (int p = 0; p < kPublishers; ++p) clients.push_back(std::make_unique<ApiClient>(daemon.port(), daemon.key(), daemon.integration()));
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < kPublishers; ++p)
+    publishers.emplace_back([&, p] {
+      for (int i = 0; i < kEach; ++i)
+        if (clients[p]->post("/v2/events/", event("Payout.created", {}, std::to_string(p) + "-" + std::to_string(i))).status == 202)
+          ++accepted;
+    });
+  for (auto& t : publishers) t.join();
+  EXPECT_EQ(accepted, kPublishers * kEach);
+  ASSERT_TRUE(receiver.wait_for(kPublishers * kEach));
+  std::set<std::string> ids;
+  for (const auto& r : receiver.requests()) ids.insert(r.header("webhook-id"));
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kPublishers * kEach));
+  // Stops with connections open on every loop, and starts again on the same data.
+  daemon.restart();
+  EXPECT_EQ(daemon.client().get("/v2/events/").json().at("count"), kPublishers * kEach);
+}
+
 TEST(DeliveryIngress, AnIngressOnlyListenerServesIngressAlone) {
-  TestDaemon daemon([](Settings& s) { s.ingress.listen = "127.0.0.1:0"; });
+  TestDaemon daemon([](Settings& s) {
+    s.ingress.listen = "127.0.0.1:0";
+    s.api.io_threads = 2;  // both listeners' connections on the same loops
+  });
   std::uint16_t ingress = daemon.app().ingress_port();
   ASSERT_NE(ingress, 0);
   ApiClient publish(ingress, daemon.key(), daemon.integration());

@@ -1,0 +1,149 @@
+// The HTTP server with its connections spread over several event loops: every connection is
+// served, each on one loop; stop() closes the idle ones at once and lets a busy one answer first;
+// close_all() closes even the busy ones.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "api/http_server.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
+
+namespace hookd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Answers 200, noting the thread each request ran on. A request for /hold waits until release().
+class GatedHandler final : public api::RequestHandler {
+ public:
+  net::awaitable<api::Response> handle(api::Request request, api::RequestInfo) override {
+    {
+      std::lock_guard lock(mutex_);
+      threads_[std::string(request[http::field::user_agent])].insert(std::this_thread::get_id());
+    }
+    if (request.target() == "/hold")
+      co_return co_await api::async_answer_on(
+          pool_.get_executor(),
+          [this] {
+            ++held_;
+            gate_.wait();
+            return ok();
+          },
+          net::use_awaitable);
+    co_return ok();
+  }
+
+  void release() {
+    std::call_once(released_, [this] { open_.set_value(); });
+  }
+  int held() const { return held_; }
+  // The threads that ran each client's requests (by User-Agent).
+  std::map<std::string, std::set<std::thread::id>> threads() {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
+
+ private:
+  static api::Response ok() {
+    api::Response res{http::status::ok, 11};
+    res.body() = "ok";
+    return res;
+  }
+  net::thread_pool pool_{1};
+  std::promise<void> open_;
+  std::shared_future<void> gate_ = open_.get_future().share();
+  std::once_flag released_;
+  std::atomic<int> held_{0};
+  std::mutex mutex_;
+  std::map<std::string, std::set<std::thread::id>> threads_;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() {
+    port_ = server_.listen_tcp(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)).port();
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  ~HttpServerTest() override {
+    handler_.release();
+    net::post(io_, [this] {
+      server_.stop();
+      server_.close_all();
+    });
+    io_work_.reset();
+    io_thread_.join();
+    loops_.release();
+    loops_.join();
+  }
+  void stop() {
+    net::post(io_, [this] { server_.stop(); });
+  }
+
+  net::io_context io_{1};
+  net::executor_work_guard<net::io_context::executor_type> io_work_ = net::make_work_guard(io_);
+  EventLoops loops_{2};
+  GatedHandler handler_;
+  api::HttpServer server_{io_, handler_, {}, &loops_};
+  std::uint16_t port_ = 0;
+  std::thread io_thread_;
+};
+
+TEST_F(HttpServerTest, ConnectionsAreSpreadOverTheLoopsAndEachStaysOnOne) {
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(std::make_unique<HttpClient>(port_));
+  for (int round = 0; round < 3; ++round)
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      EXPECT_EQ(clients[i]->request(http::verb::get, "/", "", {{"User-Agent", std::to_string(i)}}).status, 200);
+
+  std::set<std::thread::id> all;
+  for (const auto& [client, threads] : handler_.threads()) {
+    EXPECT_EQ(threads.size(), 1u) << "client " << client << "'s requests ran on more than one thread";
+    all.insert(threads.begin(), threads.end());
+  }
+  EXPECT_EQ(handler_.threads().size(), 4u);
+  EXPECT_EQ(all.size(), 2u);  // round-robin over both loops
+  EXPECT_EQ(all.count(io_thread_.get_id()), 0u);
+  EXPECT_EQ(all.count(std::this_thread::get_id()), 0u);
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnectionsAndLetsABusyOneAnswerFirst) {
+  RawConnection idle(port_);
+  RawConnection busy(port_);
+  ASSERT_FALSE(busy.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(wait_until([&] { return handler_.held() == 1 && server_.connections() == 2; }));
+
+  stop();
+  EXPECT_EQ(idle.read_all(5s), "");
+  EXPECT_TRUE(idle.closed());
+  ASSERT_TRUE(wait_until([&] { return server_.connections() == 1; }));
+
+  handler_.release();
+  std::string answer = busy.read_all(5s);
+  EXPECT_TRUE(busy.closed());
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  EXPECT_TRUE(wait_until([&] { return server_.connections() == 0; }));
+}
+
+TEST_F(HttpServerTest, CloseAllClosesBusyConnectionsToo) {
+  RawConnection busy(port_);
+  ASSERT_FALSE(busy.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(wait_until([&] { return handler_.held() == 1; }));
+
+  net::post(io_, [this] { server_.close_all(); });
+  EXPECT_EQ(busy.read_all(5s), "");
+  EXPECT_TRUE(busy.closed());
+
+  // The connection ends once its handler returns; its answer goes nowhere.
+  handler_.release();
+  EXPECT_TRUE(wait_until([&] { return server_.connections() == 0; }));
+}
+
+}  // namespace
+}  // namespace hookd::test
