@@ -25,10 +25,12 @@ FaultyReceiver::FaultyReceiver(Fault fault)
 
 FaultyReceiver::~FaultyReceiver() {
   stopping_ = true;
-  boost::system::error_code ignored;
+  // shutdown() wakes the blocking accept(); the acceptor is closed only once its thread is done
+  // with it (closing it under a running accept() is a data race, which ThreadSanitizer reports).
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-  acceptor_.close(ignored);
   accept_thread_.join();
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
   for (auto& t : connections_) t.join();
 }
 

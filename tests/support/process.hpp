@@ -24,8 +24,9 @@ std::string banner_value(const std::string& banner, const std::string& label);
 std::size_t rss_kib(pid_t pid = 0);
 
 // Whether RSS measures the program's memory: not under AddressSanitizer, which keeps freed memory
-// in quarantine and adds shadow memory. Tests bound RSS only when it does, and print it always.
-#if defined(__SANITIZE_ADDRESS__)
+// in quarantine and adds shadow memory, nor under ThreadSanitizer, whose shadow memory is several
+// times the program's. Tests bound RSS only when it does, and print it always.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 inline constexpr bool kRssIsMeaningful = false;
 #else
 inline constexpr bool kRssIsMeaningful = true;
