@@ -74,11 +74,12 @@ void Engine::stop() {
 void Engine::deliveries_created(storage::CreatedDeliveries created) {
   net::post(io_, [this, created = std::move(created)]() mutable {
     std::size_t e = 0;  // deliveries come in the order of their events
+    std::int64_t t = now();
     for (auto& d : created.deliveries) {
       // Known already (queued, in flight or written by the engine): the store or pending_ has
       // the current record, and this one may be stale.
       bool known = scheduled_.contains(d.id) || in_flight_ids_.contains(d.id) || pending_.contains(d.id);
-      if (!schedule(DueKey{d.next_attempt_ms, d.id}) || known || !created.durable) continue;
+      if (!schedule(DueKey{d.next_attempt_ms, d.id}, t) || known || !created.durable) continue;
       while (e < created.events.size() && created.events[e]->seq != d.event_seq) ++e;
       auto event = e < created.events.size() ? created.events[e] : nullptr;
       std::string id = d.id;
@@ -135,7 +136,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
       if (!ok) return outcome.set_value(RetryOutcome::Unavailable);
       // Queued already for its old time: that entry is skipped as stale when it comes up.
       scheduled_.erase(key.delivery_id);
-      schedule(key);
+      schedule(key, now());
       pump();
       outcome.set_value(RetryOutcome::Scheduled);
     });
@@ -160,16 +161,25 @@ Engine::Stats Engine::stats() const {
   return s;
 }
 
-bool Engine::schedule(const DueKey& key) {
+bool Engine::schedule(const DueKey& key, std::int64_t now) {
   if (scheduled_.contains(key.delivery_id)) return false;
   if (cursor_ < key) return false;  // beyond what is loaded: a later refill finds it in the index
   if (wheel_.size() + ready_.size() + waiting_count_ < options_.memory_capacity) {
     scheduled_.insert(key.delivery_id);
-    wheel_.insert(key.due_ms, key);
+    enqueue(key, now);
     return true;
   }
   cursor_ = std::min(cursor_, before(key.due_ms));  // no room: leave it to the index
   return false;
+}
+
+void Engine::enqueue(const DueKey& key, std::int64_t now) {
+  // The wheel hands an item out at the first tick boundary at or after its due time: one due now
+  // (a new delivery, a manual retry) would wait up to a tick (10 ms) for nothing.
+  if (key.due_ms <= now)
+    ready_.push_back(key);
+  else
+    wheel_.insert(key.due_ms, key);
 }
 
 void Engine::refill(std::int64_t now) {
@@ -183,7 +193,7 @@ void Engine::refill(std::int64_t now) {
   std::size_t room = options_.memory_capacity - held;
   auto entries = store_.scan_due(cursor_, until, room);
   for (const auto& e : entries)
-    if (scheduled_.insert(e.delivery_id).second) wheel_.insert(e.due_ms, e);
+    if (scheduled_.insert(e.delivery_id).second) enqueue(e, now);
   cursor_ = entries.size() < room ? before(until) : entries.back();
   loaded_ = true;
 }
@@ -327,7 +337,7 @@ net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::
     fresh_.erase(id);  // no longer queued: whoever picks it up again reads the store
   }
   finish(wkey, id);
-  if (next) schedule(*next);
+  if (next) schedule(*next, now());
 }
 
 net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shared_ptr<const storage::Event> event) {

@@ -96,7 +96,9 @@ class Engine {
   void pump();
   void refill(std::int64_t now);
   // Queues `key` unless it is queued already or left to the index; true if it was queued.
-  bool schedule(const storage::DueKey& key);
+  bool schedule(const storage::DueKey& key, std::int64_t now);
+  // Puts a key that is to be queued where it belongs: ready if due at `now`, else in the wheel.
+  void enqueue(const storage::DueKey& key, std::int64_t now);
   void start_attempt(const storage::DueKey& key);
   // `event` is the delivery's event if at hand; else it is read (through the record cache).
   net::awaitable<void> attempt(storage::Delivery delivery, std::shared_ptr<const storage::Event> event,

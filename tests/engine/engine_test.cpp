@@ -94,6 +94,39 @@ TEST(Engine, MoreDueThanMemoryHoldsIsAllDelivered) {
   EXPECT_EQ(store.find_delivery("d1000123")->state, storage::DeliveryState::Succeeded);
 }
 
+TEST(Engine, DeliveriesDueNowAreAttemptedWithoutWaitingForTheWheelsNextTick) {
+  test::Receiver receiver;
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  // The engine's clock stands still halfway between two of the timer wheel's 10 ms ticks, so the
+  // next tick never comes: whatever is attempted was taken as due at once.
+  const std::int64_t now = system_now_ms() / 10 * 10 + 5;
+  seed(store, receiver.url(), 1, now);  // found by the engine's scan of the due index
+  storage::GroupCommitter committer(store);
+  EngineOptions o = options(1000);
+  o.now_ms = [now] { return now; };
+  Engine engine(store, committer, o);
+  engine.start();
+  EXPECT_TRUE(receiver.wait_for(1, 5s));
+
+  // And one handed over by ingress, as a new delivery is.
+  storage::Delivery fresh = *store.find_delivery("d1000000");
+  fresh.id = "fresh";
+  fresh.seq = store.next_seq(storage::Store::Sequence::Delivery);
+  fresh.state = storage::DeliveryState::Pending;
+  fresh.attempts = 0;
+  fresh.next_attempt_ms = now;
+  storage::Batch batch = store.batch();
+  batch.put_delivery(fresh);
+  ASSERT_TRUE(store.write(batch).is_ok());
+  engine.deliveries_created(storage::CreatedDeliveries{{fresh}, {}, true});
+  EXPECT_TRUE(receiver.wait_for(2, 5s));
+  engine.stop();
+  std::set<std::string> ids;
+  for (const auto& r : receiver.requests()) ids.insert(r.header("webhook-id"));
+  EXPECT_EQ(ids, (std::set<std::string>{"d1000000", "fresh"}));
+}
+
 TEST(Engine, PerWebhookCapKeepsOneSlowReceiverFromStarvingOthers) {
   test::Receiver slow, fast;
   slow.script([](const auto&, std::size_t) { return test::Reply{200, 300ms, "", {}}; });
