@@ -60,8 +60,13 @@ void Receiver::expect(std::vector<std::string> secrets, std::vector<std::uint32_
   for (const auto& s : secrets) keys_.push_back(std::make_unique<signing::Hmac>(s));
   received_.assign(expected_per_event.size(), 0);
   expected_ = std::move(expected_per_event);
+  missing_ = 0;
+  for (auto e : expected_) missing_ += e;
+  // Sized for the round up front: rehashing a few hundred thousand ids mid-run stalls the receiver.
   seen_.clear();
+  seen_.reserve(missing_);
   latencies_.clear();
+  latencies_.reserve(missing_);
   tally_ = Tally{};
 }
 
@@ -100,7 +105,8 @@ Receiver::Verdict Receiver::record(std::size_t webhook, std::string_view signatu
   }
   auto n = number_field(body, "n");
   auto t = number_field(body, "t");
-  if (n && *n >= 0 && static_cast<std::size_t>(*n) < received_.size()) ++received_[*n];
+  if (n && *n >= 0 && static_cast<std::size_t>(*n) < received_.size())
+    if (received_[*n]++ < expected_[*n]) --missing_;
   if (t) latencies_.push_back(now - *t);
   ++tally_.unique;
   if (!failing || options_.fail_rate == 0) {
@@ -119,10 +125,7 @@ Tally Receiver::tally() const {
 
 std::uint64_t Receiver::missing() const {
   std::lock_guard lock(mutex_);
-  std::uint64_t missing = 0;
-  for (std::size_t i = 0; i < expected_.size(); ++i)
-    if (received_[i] < expected_[i]) missing += expected_[i] - received_[i];
-  return missing;
+  return missing_;
 }
 
 std::vector<std::int64_t> Receiver::take_latencies() {

@@ -14,8 +14,9 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <unordered_set>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "api/http_server.hpp"
 #include "signing/signature.hpp"
@@ -78,7 +79,8 @@ class Receiver {
   std::vector<std::unique_ptr<signing::Hmac>> keys_;  // by webhook
   std::vector<std::uint32_t> expected_;               // by event
   std::vector<std::uint32_t> received_;               // by event
-  std::unordered_set<std::string> seen_;              // Webhook-Id of deliveries answered 2xx
+  std::uint64_t missing_ = 0;                         // expected deliveries not received yet
+  boost::unordered_flat_set<std::string> seen_;       // Webhook-Id of deliveries answered 2xx
   std::vector<std::int64_t> latencies_;
   Tally tally_;
   bool healed_ = false;
