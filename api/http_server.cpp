@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstdio>
 #include <type_traits>
 
@@ -33,7 +34,40 @@ net::awaitable<void> answer_and_close(Stream& stream, Response res, std::chrono:
   co_await http::async_write(stream, res, nothrow);
 }
 
+// Sends `res` (prepared) with its head written by write_response_head into `head`, whose capacity
+// the connection reuses: Beast's serializer walks the fields one small buffer at a time and was
+// the largest single cost of an answer (bench/RESULTS.md, step 29).
+template <class Stream>
+net::awaitable<boost::system::error_code> write_response(Stream& stream, const Response& res, std::string& head) {
+  write_response_head(res, head);
+  boost::system::error_code ec;
+  if constexpr (is_tls<Stream>) {
+    // One buffer: Asio's TLS stream writes a record per buffer of a sequence.
+    head.append(res.body());
+    std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(head), nothrow);
+  } else {
+    std::array<net::const_buffer, 2> message{net::buffer(head), net::buffer(res.body())};
+    std::tie(ec, std::ignore) = co_await net::async_write(stream, message, nothrow);
+  }
+  co_return ec;
+}
+
 }  // namespace
+
+void write_response_head(const Response& res, std::string& out) {
+  char number[16];
+  out.assign("HTTP/");
+  out.push_back(static_cast<char>('0' + res.version() / 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + res.version() % 10));
+  out.push_back(' ');
+  out.append(number, std::to_chars(number, number + sizeof number, res.result_int()).ptr);
+  out.push_back(' ');
+  out.append(res.reason());
+  out.append("\r\n");
+  for (const auto& field : res) out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  out.append("\r\n");
+}
 
 // Registers a session for stop() and removes it when the session's coroutine ends.
 class HttpServer::SessionGuard {
@@ -163,6 +197,7 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
   auto& lowest = beast::get_lowest_layer(stream);
   SessionGuard guard(*this, lowest.get_executor(), [&lowest] { lowest.close(); });
   beast::flat_buffer buffer;
+  std::string head;  // of each answer
 
   if constexpr (is_tls<Stream>) {
     lowest.expires_after(limits_.read_timeout);
@@ -230,8 +265,7 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     if (res.result() == http::status::no_content || res.result() == http::status::not_modified) res.body().clear();
     res.prepare_payload();
     lowest.expires_after(limits_.write_timeout);
-    auto [ec_write, n_write] = co_await http::async_write(stream, res, nothrow);
-    if (ec_write || !res.keep_alive()) break;
+    if (co_await write_response(stream, res, head) || !res.keep_alive()) break;
   }
 
   lowest.expires_after(limits_.write_timeout);

@@ -35,6 +35,10 @@ struct ServerLimits {
   std::chrono::milliseconds write_timeout{30'000};        // to send a response.
 };
 
+// Writes `res`'s status line and header fields into `out` (replacing what it held), byte for byte
+// as Beast's serializer writes them. Its body follows as is: a Response's body is never chunked.
+void write_response_head(const Response& res, std::string& out);
+
 class HttpServer {
  public:
   // With `connection_loops` (which must outlive the server), connections are spread over them.

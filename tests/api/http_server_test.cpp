@@ -1,12 +1,14 @@
-// The HTTP server with its connections spread over several event loops: every connection is
-// served, each on one loop; stop() closes the idle ones at once and lets a busy one answer first;
-// close_all() closes even the busy ones.
+// The HTTP server: the answer's head it writes itself is the head Beast's serializer writes; with
+// its connections spread over several event loops, every connection is served, each on one loop;
+// stop() closes the idle ones at once and lets a busy one answer first; close_all() closes even
+// the busy ones.
 #include <gtest/gtest.h>
 
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "api/http_server.hpp"
@@ -18,6 +20,47 @@ namespace hookd::test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// What Beast's serializer writes for `res`: head and body.
+std::string serialized_by_beast(const api::Response& res) {
+  std::ostringstream out;
+  out << res;
+  return out.str();
+}
+
+TEST(ResponseHead, IsWrittenAsBeastWritesIt) {
+  std::vector<api::Response> answers;
+  api::Response created{http::status::created, 11};
+  created.set(http::field::content_type, "application/json");
+  created.set("Request-Id", "7f3c");
+  created.set(http::field::location, "/v2/webhooks/abc/");
+  created.body() = R"({"id":"abc"})";
+  created.keep_alive(true);
+  answers.push_back(created);
+  api::Response closing{http::status::service_unavailable, 11};
+  closing.set(http::field::retry_after, "1");
+  closing.body() = "{}";
+  closing.keep_alive(false);
+  answers.push_back(closing);
+  api::Response empty{http::status::no_content, 11};  // no body, no Content-Length
+  answers.push_back(empty);
+  api::Response unknown{static_cast<http::status>(299), 11};  // a code without a reason phrase
+  unknown.body() = "x";
+  answers.push_back(unknown);
+  api::Response reasoned{http::status::ok, 10};  // an HTTP/1.0 client, a reason of our own
+  reasoned.reason("Fine");
+  reasoned.insert("X-Twice", "1");
+  reasoned.insert("X-Twice", "2");
+  reasoned.body() = std::string(5000, 'b');
+  answers.push_back(reasoned);
+
+  std::string head = "left over from the previous answer";
+  for (auto& res : answers) {
+    res.prepare_payload();
+    api::write_response_head(res, head);
+    EXPECT_EQ(head + res.body(), serialized_by_beast(res)) << res.result_int();
+  }
+}
 
 // Answers 200, noting the thread each request ran on. A request for /hold waits until release().
 class GatedHandler final : public api::RequestHandler {
