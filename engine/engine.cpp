@@ -97,7 +97,6 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
     for (const auto& d : listed.items) ids.insert(d.id);
     for (const auto& [id, p] : pending_)  // made active by a write not applied yet
       if (p.record.integration_id == integration_id && p.record.webhook_seq == webhook_seq) ids.insert(id);
-    storage::Batch batch = store_.batch();
     std::vector<Delivery> changed;
     for (const auto& id : ids) {
       auto d = load(id);
@@ -105,13 +104,13 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
       Delivery canceled = *d;
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
-      batch.put_delivery(canceled, &*d);
+      outgoing_batch().put_delivery(canceled, &*d);
       mark_changed_if_in_flight(id);
       changed.push_back(std::move(canceled));
     }
     if (changed.empty()) return;
     stat_canceled_ += changed.size();
-    submit(std::move(batch), std::move(changed));
+    submit(std::move(changed));
   });
 }
 
@@ -128,11 +127,10 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     now_due.state = DeliveryState::Retrying;
     now_due.next_attempt_ms = now();
     now_due.updated_at_ms = now_due.next_attempt_ms;
-    storage::Batch batch = store_.batch();
-    batch.put_delivery(now_due, &*d);
+    outgoing_batch().put_delivery(now_due, &*d);
     mark_changed_if_in_flight(delivery_id);
     DueKey key{now_due.next_attempt_ms, delivery_id};
-    submit(std::move(batch), {std::move(now_due)}, [this, key, &outcome](bool ok) {
+    submit({std::move(now_due)}, [this, key, &outcome](bool ok) {
       if (!ok) return outcome.set_value(RetryOutcome::Unavailable);
       // Queued already for its old time: that entry is skipped as stale when it comes up.
       scheduled_.erase(key.delivery_id);
@@ -297,31 +295,44 @@ std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
   return store_.find_delivery(delivery_id);
 }
 
-void Engine::track(const std::vector<Delivery>& changed) {
-  for (const auto& d : changed) {
-    fresh_.erase(d.id);
-    auto& p = pending_[d.id];
-    p.record = d;
-    ++p.writes;
-  }
-}
-
 void Engine::settle(const std::vector<std::string>& ids, const storage::WriteStatus& status) {
   if (!status.is_ok()) spdlog::error("engine: write failed: {}", status.message());
   for (const auto& id : ids)
     if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
 }
 
-void Engine::submit(storage::Batch batch, std::vector<Delivery> changed, std::function<void(bool)> done) {
-  track(changed);
-  std::vector<std::string> ids;
-  for (const auto& d : changed) ids.push_back(d.id);
-  // The work guard keeps the engine's thread running until the callback has run.
-  committer_.submit(std::move(batch), [this, ids = std::move(ids), done = std::move(done),
-                                       work = net::make_work_guard(io_)](const storage::WriteStatus& status) {
-    net::post(io_, [this, ids, done, status] {
+storage::Batch& Engine::outgoing_batch() {
+  if (!outgoing_) {
+    outgoing_.emplace(Outgoing{store_.batch(), {}, {}});
+    // After the handlers already queued: their writes join this batch.
+    net::post(io_, [this] { flush_outgoing(); });
+  }
+  return outgoing_->batch;
+}
+
+void Engine::submit(std::vector<Delivery> changed, std::function<void(bool)> done) {
+  outgoing_batch();  // the caller wrote into it already; this only makes sure
+  Outgoing& out = *outgoing_;
+  for (auto& d : changed) {
+    fresh_.erase(d.id);
+    out.ids.push_back(d.id);
+    auto& p = pending_[d.id];
+    ++p.writes;
+    p.record = std::move(d);
+  }
+  if (done) out.done.push_back(std::move(done));
+}
+
+void Engine::flush_outgoing() {
+  Outgoing out = std::move(*outgoing_);
+  outgoing_.reset();
+  // The work guard keeps the engine's thread running until the callbacks have run.
+  committer_.submit(std::move(out.batch), [this, ids = std::move(out.ids), done = std::move(out.done),
+                                           work = net::make_work_guard(io_)](const storage::WriteStatus& status) mutable {
+    // Called once: what it holds moves on to the engine's thread.
+    net::post(io_, [this, ids = std::move(ids), done = std::move(done), status] {
       settle(ids, status);
-      if (done) done(status.is_ok());
+      for (const auto& d : done) d(status.is_ok());
     });
   });
 }
@@ -348,10 +359,9 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
     spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
     d.updated_at_ms = now();
-    storage::Batch batch = store_.batch();
-    batch.put_delivery(d, &started_as);
+    outgoing_batch().put_delivery(d, &started_as);
     ++stat_canceled_;
-    submit(std::move(batch), {std::move(d)});
+    submit({std::move(d)});
     co_return std::nullopt;
   }
 
@@ -409,14 +419,14 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
       ++stat_failed_;
     }
   }
-  storage::Batch batch = store_.batch();
+  storage::Batch& batch = outgoing_batch();
   batch.put_attempt(d.id, record);
   batch.put_delivery(d, &*current);
   DueKey next{d.next_attempt_ms, d.id};
   bool active = storage::is_active(d.state);
   // Not awaited: load() sees the new state at once, and a crash before the write is applied only
   // means the attempt is made again (delivery is at-least-once).
-  submit(std::move(batch), {std::move(d)});
+  submit({std::move(d)});
   if (!active) co_return std::nullopt;
   co_return next;
 }

@@ -115,9 +115,15 @@ class Engine {
   // and load() returns them, so the engine always sees its own writes. Before the engine's first
   // write of a new delivery, load() returns the record ingress handed over (fresh_).
   std::optional<storage::Delivery> load(const std::string& delivery_id) const;
-  // Submits `batch`, which stores `changed`; `done` runs on the engine's thread once it is applied.
-  void submit(storage::Batch batch, std::vector<storage::Delivery> changed, std::function<void(bool ok)> done = {});
-  void track(const std::vector<storage::Delivery>& changed);
+  // The engine's writes go into one batch per round of its event loop: the batch is submitted
+  // once the handlers queued when it was started have run, so a round of attempt results costs
+  // one hand-off to the committer and one callback instead of one per attempt. A caller writes
+  // into it and then calls submit(), with nothing that may throw (a store read) in between.
+  storage::Batch& outgoing_batch();
+  // Records that what was just written into outgoing_batch() stores `changed`; `done` runs on the
+  // engine's thread once the batch is applied.
+  void submit(std::vector<storage::Delivery> changed, std::function<void(bool ok)> done = {});
+  void flush_outgoing();
   void settle(const std::vector<std::string>& ids, const storage::WriteStatus& status);
   std::int64_t now() const { return options_.now_ms(); }
 
@@ -154,6 +160,12 @@ class Engine {
     std::size_t writes = 0;    // submitted and not yet applied
   };
   boost::unordered_flat_map<std::string, Pending> pending_;
+  struct Outgoing {
+    storage::Batch batch;
+    std::vector<std::string> ids;                   // of the deliveries it changes, once per change
+    std::vector<std::function<void(bool ok)>> done;
+  };
+  std::optional<Outgoing> outgoing_;  // this round's writes, until submitted
   // Records handed over by ingress, with their events, for deliveries queued and not yet written
   // by the engine. Bounded by what is queued: an entry goes when the delivery is written or found
   // stale. (Not the record cache: a backlog larger than the cache would evict exactly the events
