@@ -34,6 +34,9 @@ net::awaitable<void> answer_and_close(Stream& stream, Response res, std::chrono:
   co_await http::async_write(stream, res, nothrow);
 }
 
+// What a connection keeps of its answer buffer between requests.
+constexpr std::size_t kKeptHeadBytes = 16 << 10;
+
 // Sends `res` (prepared) with its head written by write_response_head into `head`, whose capacity
 // the connection reuses: Beast's serializer walks the fields one small buffer at a time and was
 // the largest single cost of an answer (bench/RESULTS.md, step 29).
@@ -45,6 +48,7 @@ net::awaitable<boost::system::error_code> write_response(Stream& stream, const R
     // One buffer: Asio's TLS stream writes a record per buffer of a sequence.
     head.append(res.body());
     std::tie(ec, std::ignore) = co_await net::async_write(stream, net::buffer(head), nothrow);
+    if (head.capacity() > kKeptHeadBytes) std::string().swap(head);  // a long list: not kept per connection
   } else {
     std::array<net::const_buffer, 2> message{net::buffer(head), net::buffer(res.body())};
     std::tie(ec, std::ignore) = co_await net::async_write(stream, message, nothrow);

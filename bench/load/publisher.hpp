@@ -1,8 +1,7 @@
 // The load tool's publisher: N events to hookd's ingress with C requests in flight over at most C
 // keep-alive connections, one event per request or in batches, as fast as possible or at a fixed
-// rate, on one thread. A request
-// that fails (503, connection lost) is sent again with the same event ids: ingress is idempotent
-// by publisher id, so nothing is published twice.
+// rate, on one thread. A request that fails (503, connection lost) is sent again with the same
+// event ids: ingress is idempotent by publisher id, so nothing is published twice.
 #pragma once
 
 #include <cstdint>

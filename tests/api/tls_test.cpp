@@ -28,6 +28,18 @@ TEST(Tls, ApiServesOverHttpsWithVerifiedCertificate) {
   std::string next(api.get("/v2/webhooks/?page_size=1").json().at("next").as_string());
   EXPECT_EQ(next.rfind("https://localhost:", 0), 0u) << next;
 
+  // An answer longer than what a connection keeps of its answer buffer (16 KiB) arrives whole over
+  // TLS, and the next request is answered.
+  for (int i = 0; i < 80; ++i) {
+    std::string url = "https://c" + std::to_string(i) + ".example/" + std::string(100, 'p');
+    ASSERT_EQ(api.post("/v2/webhooks/", json::value{{"url", url}, {"events", {"Payout.created"}}}).status, 201);
+  }
+  auto all = api.get("/v2/webhooks/?page_size=100");
+  ASSERT_EQ(all.status, 200);
+  EXPECT_GT(all.body.size(), std::size_t{16} << 10);
+  EXPECT_EQ(all.json().at("results").as_array().size(), 82u);
+  EXPECT_EQ(api.get("/v2/webhooks/?page_size=1").json().at("count"), 82);
+
   // Plain HTTP on the TLS port gets no answer.
   HttpClient plain(daemon.port());
   EXPECT_THROW(plain.request(http::verb::get, "/healthz"), std::exception);
