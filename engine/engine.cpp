@@ -391,21 +391,22 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
     spdlog::info("delivery {} (event {}, webhook {}) attempt {} failed: {}", d.id, event->id, webhook->record.id,
                  record.number, result.error != ErrorKind::None ? result.detail : "status " + std::to_string(result.status));
 
-  // The delivery may have been canceled or manually rescheduled while this was in flight.
-  auto current = in_flight_ids_.at(d.id) ? load(d.id) : std::optional<Delivery>(started_as);
-  if (!current) current = started_as;
-  d = *current;
+  // The delivery may have been canceled or manually rescheduled while this was in flight: only
+  // then is it read again. Else it is as it started, and so is `d` still.
+  std::optional<Delivery> reread = in_flight_ids_.at(d.id) ? load(d.id) : std::nullopt;
+  if (reread) d = *reread;
+  const Delivery& current = reread ? *reread : started_as;
   d.attempts = record.number;
   d.updated_at_ms = now();
   bool success = result.error == ErrorKind::None && result.status >= 200 && result.status < 300;
   if (!success) ++stat_attempts_failed_;
   std::optional<std::uint64_t> delay;
-  if (current->state == DeliveryState::Canceled) {
+  if (current.state == DeliveryState::Canceled) {
     // stays canceled; the attempt is still recorded
   } else if (success) {
     d.state = DeliveryState::Succeeded;
     ++stat_succeeded_;
-  } else if (current->next_attempt_ms != started_as.next_attempt_ms) {
+  } else if (current.next_attempt_ms != started_as.next_attempt_ms) {
     // A manual retry asked for another attempt meanwhile: keep its time.
   } else {
     AttemptResult outcome{false, result.status, parse_retry_after(result.retry_after, d.updated_at_ms)};
@@ -421,7 +422,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
   }
   storage::Batch& batch = outgoing_batch();
   batch.put_attempt(d.id, record);
-  batch.put_delivery(d, &*current);
+  batch.put_delivery(d, &current);
   DueKey next{d.next_attempt_ms, d.id};
   bool active = storage::is_active(d.state);
   // Not awaited: load() sees the new state at once, and a crash before the write is applied only
