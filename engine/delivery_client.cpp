@@ -70,16 +70,20 @@ struct DeliveryClient::Origin {
   std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
 };
 
+// Streams on the io_context's own executor type: a type-erased executor is copied and destroyed
+// at every step of every operation.
+using Stream = beast::basic_stream<tcp, net::io_context::executor_type>;
+
 struct DeliveryClient::Connection {
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+  std::optional<Stream> plain;
+  std::optional<beast::ssl_stream<Stream>> secure;
   beast::flat_buffer buffer;
   std::string head;  // the request line and headers of the current attempt; its capacity is reused
   Clock::time_point idle_since;
-  beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+  Stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
-DeliveryClient::DeliveryClient(net::any_io_executor executor, ClientOptions options)
+DeliveryClient::DeliveryClient(net::io_context::executor_type executor, ClientOptions options)
     : executor_(std::move(executor)), options_(std::move(options)), tls_(ssl::context::tls_client) {
   tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);

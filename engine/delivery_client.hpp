@@ -70,7 +70,7 @@ class DeliveryClient {
  public:
   static constexpr std::size_t kKeptBodyBytes = 4096;
 
-  DeliveryClient(net::any_io_executor executor, ClientOptions options);
+  DeliveryClient(net::io_context::executor_type executor, ClientOptions options);
   ~DeliveryClient();
 
   // POSTs `request`. Never throws for network trouble: that is in the result.
@@ -98,7 +98,7 @@ class DeliveryClient {
   std::shared_ptr<const Origin> parse(const std::string& url);
 
   static constexpr std::size_t kParsedUrls = 4096;
-  net::any_io_executor executor_;
+  net::io_context::executor_type executor_;
   ClientOptions options_;
   ssl::context tls_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;  // by origin
