@@ -97,18 +97,20 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
     for (const auto& d : listed.items) ids.insert(d.id);
     for (const auto& [id, p] : pending_)  // made active by a write not applied yet
       if (p.record.integration_id == integration_id && p.record.webhook_seq == webhook_seq) ids.insert(id);
+    std::vector<Delivery> before;  // read first: a failed read must leave nothing half written
+    for (const auto& id : ids)
+      if (auto d = load(id); d && storage::is_active(d->state)) before.push_back(std::move(*d));
+    if (before.empty()) return;
+    storage::Batch& batch = outgoing_batch();
     std::vector<Delivery> changed;
-    for (const auto& id : ids) {
-      auto d = load(id);
-      if (!d || !storage::is_active(d->state)) continue;
-      Delivery canceled = *d;
+    for (const auto& d : before) {
+      Delivery canceled = d;
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
-      outgoing_batch().put_delivery(canceled, &*d);
-      mark_changed_if_in_flight(id);
+      batch.put_delivery(canceled, &d);
+      mark_changed_if_in_flight(d.id);
       changed.push_back(std::move(canceled));
     }
-    if (changed.empty()) return;
     stat_canceled_ += changed.size();
     submit(std::move(changed));
   });
