@@ -62,7 +62,7 @@ struct Event {
 
 // One event to one webhook, attempted until it succeeds, fails for good or is canceled.
 struct Delivery {
-  std::string id;           // uuid4; sent as Webhook-Id on every attempt
+  std::string id;           // uuid7 (uuid4 before e5b0578); sent as Webhook-Id on every attempt
   std::string integration_id;
   std::uint64_t seq = 0;    // internal: creation order
   std::uint64_t event_seq = 0;
