@@ -368,7 +368,14 @@ class Appender final : public rocksdb::WriteBatch::Handler {
 
 WriteStatus Store::write_all(std::span<Batch> batches) {
   if (batches.size() == 1) return write(batches.front(), true);
-  rocksdb::WriteBatch all;
+  std::lock_guard lock(merged_mutex_);
+  // The buffer of a rare huge group is not kept for good.
+  constexpr std::size_t kKeptMergedBytes = 64u << 20;
+  if (!merged_ || merged_->GetDataSize() > kKeptMergedBytes)
+    merged_ = std::make_unique<rocksdb::WriteBatch>();
+  else
+    merged_->Clear();
+  rocksdb::WriteBatch& all = *merged_;
   Appender appender(all, families_);
   bool webhooks_changed = false, api_keys_changed = false;
   for (auto& b : batches) {

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -170,7 +171,7 @@ class Store {
   // too (the log is synced up to that write).
   WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
   // Applies every batch of `batches` in one synced write: one log write and one fsync for all.
-  // Each batch stays atomic, and either all of them are written or none.
+  // Each batch stays atomic, and either all of them are written or none. Calls run one at a time.
   WriteStatus write_all(std::span<Batch> batches);
 
   // False while the file system of the data directory has less than min_free_bytes free: then
@@ -239,6 +240,11 @@ class Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  // write_all's merged batch, kept between calls with its buffer: one allocated afresh for every
+  // group grew by doubling through pages the kernel had to fault in, 20% of the group committer's
+  // CPU in ingress-batch.
+  std::mutex merged_mutex_;
+  std::unique_ptr<rocksdb::WriteBatch> merged_;
   WriteStatus write(Batch& batch, bool sync);
   WriteStatus write(rocksdb::WriteBatch& batch, bool sync);
 
