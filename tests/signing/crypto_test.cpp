@@ -5,6 +5,8 @@
 
 #include <regex>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace hookd::signing {
 namespace {
@@ -31,12 +33,27 @@ TEST(Crypto, HexIsLowercase) { EXPECT_EQ(hex(std::string("\x01\xab\xff", 3)), "0
 TEST(Crypto, Uuid4HasVersionAndVariant) {
   std::regex shape("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   std::set<std::string> seen;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 1000; ++i) {  // ids draw on a per-thread pool of 64 ids' bits: 15 refills
     std::string id = uuid4();
     EXPECT_TRUE(std::regex_match(id, shape)) << id;
     seen.insert(id);
   }
-  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(Crypto, IdsMadeOnDifferentThreadsDiffer) {
+  auto make = [] {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 200; ++i) ids.push_back(uuid4());
+    return ids;
+  };
+  std::vector<std::string> a, b;
+  std::thread one([&] { a = make(); }), two([&] { b = make(); });
+  one.join();
+  two.join();
+  std::set<std::string> seen(a.begin(), a.end());
+  seen.insert(b.begin(), b.end());
+  EXPECT_EQ(seen.size(), 400u);
 }
 
 TEST(Crypto, Uuid7CarriesItsMillisecondAndSortsByIt) {
