@@ -241,8 +241,8 @@ class Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   // write_all's merged batch, kept between calls with its buffer: one allocated afresh for every
-  // group grew by doubling through pages the kernel had to fault in, 20% of the group committer's
-  // CPU in ingress-batch.
+  // group grew by doubling through pages the kernel had to fault in (up to a fifth of the group
+  // committer's CPU in ingress-batch; bench/RESULTS.md, step 33).
   std::mutex merged_mutex_;
   std::unique_ptr<rocksdb::WriteBatch> merged_;
   WriteStatus write(Batch& batch, bool sync);
