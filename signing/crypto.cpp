@@ -32,6 +32,13 @@ std::string random_alnum(std::size_t n) {
 
 namespace {
 
+// Writes the two lowercase hex digits of `c` at `to`.
+void put_hex(unsigned char c, char* to) {
+  static constexpr char digits[] = "0123456789abcdef";
+  to[0] = digits[c >> 4];
+  to[1] = digits[c & 0x0f];
+}
+
 // The random bits of ids come from a per-thread pool refilled 1 KiB at a time. One RAND_bytes call
 // per id took a lock and a getpid() system call (OpenSSL's check for a fork): a third of the I/O
 // thread's time when an event fans out to ten webhooks. The bits are the CSPRNG's all the same;
@@ -56,14 +63,11 @@ std::string id_random_bytes(std::size_t n) {
 std::string format_uuid(std::string b, int version) {
   b[6] = static_cast<char>((b[6] & 0x0f) | (version << 4));
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
-  static constexpr char digits[] = "0123456789abcdef";
   std::string out(36, '-');
   std::size_t at = 0;
-  for (std::size_t i = 0; i < 16; ++i) {
+  for (std::size_t i = 0; i < 16; ++i, at += 2) {
     if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // past a dash
-    auto c = static_cast<unsigned char>(b[i]);
-    out[at++] = digits[c >> 4];
-    out[at++] = digits[c & 0x0f];
+    put_hex(static_cast<unsigned char>(b[i]), &out[at]);
   }
   return out;
 }
@@ -80,13 +84,8 @@ std::string uuid7(std::int64_t unix_ms) {
 }
 
 std::string hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0x0f]);
-  }
+  std::string out(bytes.size() * 2, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) put_hex(static_cast<unsigned char>(bytes[i]), &out[2 * i]);
   return out;
 }
 
