@@ -48,6 +48,7 @@ struct Config {
   std::string mode = "both";      // both, hookd, direct
   bool retries = false;           // the scheduled-retries scenario
   std::size_t stall_seconds = 60; // give up when no delivery arrives for this long
+  std::size_t warmup = 0;         // events published and delivered before the measured round
   // A running hookd instead of a fresh one.
   std::uint16_t api_port = 0;
   std::string key, integration;
@@ -105,6 +106,7 @@ Config parse(int argc, char** argv) {
     else if (flag == "--body-bytes") c.body_bytes = static_cast<std::size_t>(number());
     else if (flag == "--mode") c.mode = value();
     else if (flag == "--stall-seconds") c.stall_seconds = static_cast<std::size_t>(number());
+    else if (flag == "--warmup") c.warmup = static_cast<std::size_t>(number());
     else if (flag == "--api-port") c.api_port = static_cast<std::uint16_t>(number());
     else if (flag == "--key") c.key = value();
     else if (flag == "--integration") c.integration = value();
@@ -113,6 +115,7 @@ Config parse(int argc, char** argv) {
   }
   if (c.mode != "both" && c.mode != "hookd" && c.mode != "direct") throw std::invalid_argument("--mode: both, hookd or direct");
   if (c.batch == 0 || c.connections == 0) throw std::invalid_argument("--batch and --connections must be at least 1");
+  if (c.warmup > 0 && c.retries) throw std::invalid_argument("--warmup: not with the retries scenario");
   return c;
 }
 
@@ -273,14 +276,30 @@ int run(const Config& c) {
       if (res.status != 201) throw std::runtime_error("cannot create a webhook: " + res.body);
       secrets.emplace_back(res.json().at("secret_key").as_string());
     }
+    PublishOptions p;
+    p.port = port, p.key = key, p.integration = integration, p.connections = c.connections;
+    p.batch = c.batch, p.rate = c.rate, p.body_bytes = c.body_bytes;
+    p.type_of = [&](std::size_t n) { return plan.type_of_event(n); };
+    if (c.warmup > 0) {
+      // The same work on the same webhooks, delivered in full before anything is measured: hookd
+      // then runs with its memory touched, its connections open and its memtables in use.
+      Config warm_config = c;
+      warm_config.events = c.warmup;
+      Plan warm{.config = warm_config};
+      receiver.expect(secrets, warm.expected());
+      p.events = c.warmup;
+      p.run_id = "warmup-" + signing::random_alnum(8);
+      PublishResult warmed = publish(p);
+      if (!warmed.error.empty()) throw std::runtime_error("warm-up: " + warmed.error);
+      wait_for_deliveries(receiver, std::chrono::seconds(c.stall_seconds));
+      if (receiver.missing() > 0) throw std::runtime_error("warm-up: deliveries missing");
+      out.add("warmup_events", std::uint64_t{c.warmup});
+    }
     receiver.expect(secrets, plan.expected());
     ProcessUsage before = pid ? process_usage(pid) : ProcessUsage{};
 
-    PublishOptions p;
-    p.port = port, p.key = key, p.integration = integration, p.events = c.events, p.connections = c.connections;
-    p.batch = c.batch, p.rate = c.rate, p.body_bytes = c.body_bytes;
+    p.events = c.events;
     p.run_id = "bench-" + signing::random_alnum(8);
-    p.type_of = [&](std::size_t n) { return plan.type_of_event(n); };
     std::int64_t publish_start = now_ns();
     PublishResult published = publish(p);
     if (!published.error.empty()) {
