@@ -62,13 +62,25 @@ TEST(ResponseHead, IsWrittenAsBeastWritesIt) {
   }
 }
 
-// Answers 200, noting the thread each request ran on. A request for /hold waits until release().
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Answers 200, noting the thread each request ran on. A request for /hold waits until release();
+// one for /echo-size answers its body's size and hash.
 class GatedHandler final : public api::RequestHandler {
  public:
   net::awaitable<api::Response> handle(api::Request request, api::RequestInfo) override {
     {
       std::lock_guard lock(mutex_);
       threads_[std::string(request[http::field::user_agent])].insert(std::this_thread::get_id());
+    }
+    if (request.target() == "/echo-size") {  // the body as it arrived: its size and a hash of it
+      api::Response res{http::status::ok, 11};
+      res.body() = std::to_string(request.body().size()) + ":" + std::to_string(fnv1a(request.body()));
+      co_return res;
     }
     if (request.target() == "/hold")
       co_return co_await api::async_answer_on(
@@ -186,6 +198,39 @@ TEST_F(HttpServerTest, CloseAllClosesBusyConnectionsToo) {
   // The connection ends once its handler returns; its answer goes nowhere.
   handler_.release();
   EXPECT_TRUE(wait_until([&] { return server_.connections() == 0; }));
+}
+
+// Bodies are read in chunks of up to 64 KiB into a buffer that shrinks again when the request is
+// read: a body larger than that arrives whole whether it comes at once or in pieces, and so do a
+// request pipelined right behind it and the requests after it on the same connection.
+TEST_F(HttpServerTest, LargeBodiesArriveWholeInPiecesAndPipelined) {
+  std::string big(300 << 10, 'x');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
+  std::string expected = std::to_string(big.size()) + ":" + std::to_string(fnv1a(big));
+
+  RawConnection raw(port_);
+  std::string first = "POST /echo-size HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(big.size()) +
+                      "\r\n\r\n" + big;
+  std::string second = "POST /echo-size HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello";
+  std::string all = first + second;
+  // In three pieces, the last one holding the end of the first body and the whole second request.
+  ASSERT_FALSE(raw.send(all.substr(0, 1000)));
+  ASSERT_FALSE(raw.send(all.substr(1000, 150'000)));
+  ASSERT_FALSE(raw.send(all.substr(151'000)));
+  std::string answers = raw.read_all(10s);
+  EXPECT_TRUE(raw.closed());
+  EXPECT_NE(answers.find("\r\n\r\n" + expected), std::string::npos) << answers;
+  EXPECT_NE(answers.find("\r\n\r\n5:" + std::to_string(fnv1a("hello"))), std::string::npos) << answers;
+
+  HttpClient client(port_);
+  for (int round = 0; round < 3; ++round) {
+    auto large = client.request(http::verb::post, "/echo-size", big);
+    EXPECT_EQ(large.status, 200);
+    EXPECT_EQ(large.body, expected);
+    auto small = client.request(http::verb::post, "/echo-size", "hello");
+    EXPECT_EQ(small.status, 200);
+    EXPECT_EQ(small.body, "5:" + std::to_string(fnv1a("hello")));
+  }
 }
 
 }  // namespace
