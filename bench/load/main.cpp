@@ -363,10 +363,17 @@ int run(const Config& c) {
 }  // namespace hookd::bench
 
 int main(int argc, char** argv) {
+  hookd::bench::Config config;
   try {
-    return hookd::bench::run(hookd::bench::parse(argc, argv));
+    config = hookd::bench::parse(argc, argv);
   } catch (const std::exception& e) {
     std::cerr << "hookd_load: " << e.what() << "\n";
     return 2;
+  }
+  try {
+    return hookd::bench::run(config);
+  } catch (const std::exception& e) {  // the run failed: hookd did not start, a warm-up was lost, ...
+    std::cerr << "hookd_load: " << e.what() << "\n";
+    return 1;
   }
 }
