@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/http_server.hpp"
+#include "signing/crypto.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/raw_connection.hpp"
@@ -62,10 +63,9 @@ TEST(ResponseHead, IsWrittenAsBeastWritesIt) {
   }
 }
 
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  return h;
+// A body as /echo-size describes it: its size and its SHA-256.
+std::string size_and_hash(std::string_view body) {
+  return std::to_string(body.size()) + ":" + signing::hex(signing::sha256(body));
 }
 
 // Answers 200, noting the thread each request ran on. A request for /hold waits until release();
@@ -79,7 +79,7 @@ class GatedHandler final : public api::RequestHandler {
     }
     if (request.target() == "/echo-size") {  // the body as it arrived: its size and a hash of it
       api::Response res{http::status::ok, 11};
-      res.body() = std::to_string(request.body().size()) + ":" + std::to_string(fnv1a(request.body()));
+      res.body() = size_and_hash(request.body());
       co_return res;
     }
     if (request.target() == "/hold")
@@ -206,7 +206,7 @@ TEST_F(HttpServerTest, CloseAllClosesBusyConnectionsToo) {
 TEST_F(HttpServerTest, LargeBodiesArriveWholeInPiecesAndPipelined) {
   std::string big(300 << 10, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7919) % 26);
-  std::string expected = std::to_string(big.size()) + ":" + std::to_string(fnv1a(big));
+  std::string expected = size_and_hash(big);
 
   RawConnection raw(port_);
   std::string first = "POST /echo-size HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(big.size()) +
@@ -220,7 +220,7 @@ TEST_F(HttpServerTest, LargeBodiesArriveWholeInPiecesAndPipelined) {
   std::string answers = raw.read_all(10s);
   EXPECT_TRUE(raw.closed());
   EXPECT_NE(answers.find("\r\n\r\n" + expected), std::string::npos) << answers;
-  EXPECT_NE(answers.find("\r\n\r\n5:" + std::to_string(fnv1a("hello"))), std::string::npos) << answers;
+  EXPECT_NE(answers.find("\r\n\r\n" + size_and_hash("hello")), std::string::npos) << answers;
 
   HttpClient client(port_);
   for (int round = 0; round < 3; ++round) {
@@ -229,7 +229,7 @@ TEST_F(HttpServerTest, LargeBodiesArriveWholeInPiecesAndPipelined) {
     EXPECT_EQ(large.body, expected);
     auto small = client.request(http::verb::post, "/echo-size", "hello");
     EXPECT_EQ(small.status, 200);
-    EXPECT_EQ(small.body, "5:" + std::to_string(fnv1a("hello")));
+    EXPECT_EQ(small.body, size_and_hash("hello"));
   }
 }
 
