@@ -83,7 +83,7 @@ void Engine::deliveries_created(storage::CreatedDeliveries created) {
       while (e < created.events.size() && created.events[e]->seq != d.event_seq) ++e;
       auto event = e < created.events.size() ? created.events[e] : nullptr;
       std::string id = d.id;
-      fresh_.insert_or_assign(std::move(id), Fresh{std::move(d), std::move(event)});
+      fresh_.insert_or_assign(std::move(id), std::make_unique<Fresh>(Fresh{std::move(d), std::move(event)}));
     }
     pump();
   });
@@ -267,7 +267,7 @@ void Engine::start_attempt(const DueKey& key) {
   ++in_flight_;
   ++stat_in_flight_;
   std::shared_ptr<const storage::Event> event;
-  if (auto it = fresh_.find(key.delivery_id); it != fresh_.end()) event = it->second.event;
+  if (auto it = fresh_.find(key.delivery_id); it != fresh_.end()) event = it->second->event;
   net::co_spawn(io_, attempt(std::move(*d), std::move(event), std::move(wkey)), net::detached);
 }
 
@@ -293,7 +293,7 @@ void Engine::mark_changed_if_in_flight(const std::string& delivery_id) {
 
 std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
   if (auto it = pending_.find(delivery_id); it != pending_.end()) return it->second.record;
-  if (auto it = fresh_.find(delivery_id); it != fresh_.end()) return it->second.record;
+  if (auto it = fresh_.find(delivery_id); it != fresh_.end()) return it->second->record;
   return store_.find_delivery(delivery_id);
 }
 
