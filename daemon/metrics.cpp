@@ -57,6 +57,7 @@ std::string render_metrics(const MetricsSnapshot& m) {
   metric(out, "hookd_rocksdb_memtable_bytes", "gauge", "Size of the store's memtables.", m.store.memtable_bytes);
   metric(out, "hookd_rocksdb_background_errors", "gauge", "Store write or compaction errors since start.",
          m.store.background_errors);
+  metric(out, "hookd_rocksdb_syncs_total", "counter", "Fsyncs of the store's log since start.", m.store.syncs);
   return out.str();
 }
 

@@ -328,15 +328,23 @@ void Engine::submit(std::vector<Delivery> changed, std::function<void(bool)> don
 void Engine::flush_outgoing() {
   Outgoing out = std::move(*outgoing_);
   outgoing_.reset();
+  // Attempt records and cancellations answer nobody: they need to survive a crash of hookd, which
+  // an applied write does, and reach the disk soon (at-least-once covers the rest: a delivery whose
+  // success did not reach the disk before a power loss is made again). A round with a callback
+  // answers someone (a manual retry) and is synced first.
+  auto durability = out.done.empty() ? storage::Durability::Soon : storage::Durability::Synced;
   // The work guard keeps the engine's thread running until the callbacks have run.
-  committer_.submit(std::move(out.batch), [this, ids = std::move(out.ids), done = std::move(out.done),
-                                           work = net::make_work_guard(io_)](const storage::WriteStatus& status) mutable {
-    // Called once: what it holds moves on to the engine's thread.
-    net::post(io_, [this, ids = std::move(ids), done = std::move(done), status] {
-      settle(ids, status);
-      for (const auto& d : done) d(status.is_ok());
-    });
-  });
+  committer_.submit(
+      std::move(out.batch),
+      [this, ids = std::move(out.ids), done = std::move(out.done),
+       work = net::make_work_guard(io_)](const storage::WriteStatus& status) mutable {
+        // Called once: what it holds moves on to the engine's thread.
+        net::post(io_, [this, ids = std::move(ids), done = std::move(done), status] {
+          settle(ids, status);
+          for (const auto& d : done) d(status.is_ok());
+        });
+      },
+      durability);
 }
 
 net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, RecordKey wkey) {

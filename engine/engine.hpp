@@ -70,7 +70,8 @@ class Engine {
   };
 
   // Attempt records are written through `committer` (shared with ingress), so the engine's thread
-  // never waits on a write and attempt records share ingress's syncs.
+  // never waits on a write; they are durable soon (storage::Durability::Soon) and share ingress's
+  // syncs or, without ingress, one sync per the committer's sync delay.
   Engine(storage::Store& store, storage::GroupCommitter& committer, EngineOptions options);
   ~Engine();  // stops if running
 

@@ -2,11 +2,13 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <future>
 
 namespace hookd::storage {
 
-GroupCommitter::GroupCommitter(Store& store) : store_(store), thread_([this] { run(); }) {}
+GroupCommitter::GroupCommitter(Store& store, std::chrono::milliseconds sync_delay)
+    : store_(store), sync_delay_(sync_delay), thread_([this] { run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -17,10 +19,10 @@ GroupCommitter::~GroupCommitter() {
   thread_.join();
 }
 
-void GroupCommitter::submit(Batch batch, Callback done) {
+void GroupCommitter::submit(Batch batch, Callback done, Durability durability) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(Pending{std::move(batch), std::move(done)});
+    queue_.push_back(Pending{std::move(batch), std::move(done), durability});
   }
   wake_.notify_one();
 }
@@ -35,16 +37,41 @@ void GroupCommitter::run() {
   ::pthread_setname_np(::pthread_self(), "hookd-commit");  // for top -H, perf and gdb
   std::deque<Pending> group;
   std::vector<Batch> batches;
+  // While applied writes wait for their fsync: when it is due. (A flag and a time rather than an
+  // optional, which GCC 12 reports as maybe uninitialized.)
+  bool unsynced = false;
+  Clock::time_point sync_due{};
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything submitted is done
+      auto work = [&] { return stopping_ || !queue_.empty(); };
+      if (unsynced)
+        wake_.wait_until(lock, sync_due, work);
+      else
+        wake_.wait(lock, work);
+      if (queue_.empty() && !unsynced) return;  // stopping, and everything submitted is durable
       group.swap(queue_);
     }
-    // The whole group in one synced write: one log write and one fsync, however many batches.
+    if (group.empty()) {  // the sync is due (or hookd is stopping) and nothing came to carry it
+      // A failed sync is tried again a second later: a log that cannot be synced fails every
+      // synced write meanwhile, which the clients see.
+      unsynced = !store_.sync().is_ok();
+      sync_due = Clock::now() + std::chrono::seconds(1);
+      if (unsynced && stopping_) return;
+      continue;
+    }
+    // The whole group in one write: one log write, and one fsync if any batch needs it or the
+    // writes before it are due.
+    bool sync = (unsynced && Clock::now() >= sync_due) ||
+                std::any_of(group.begin(), group.end(), [](const Pending& p) { return p.durability == Durability::Synced; });
     for (auto& p : group) batches.push_back(std::move(p.batch));
-    WriteStatus status = store_.write_all(batches);
+    WriteStatus status = store_.write_all(batches, sync);
+    if (sync && status.is_ok()) {
+      unsynced = false;
+    } else if (!sync && status.is_ok() && !unsynced) {
+      unsynced = true;
+      sync_due = Clock::now() + sync_delay_;
+    }
     for (auto& p : group) p.done(status);
     group.clear();
     batches.clear();

@@ -366,8 +366,8 @@ class Appender final : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
-WriteStatus Store::write_all(std::span<Batch> batches) {
-  if (batches.size() == 1) return write(batches.front(), true);
+WriteStatus Store::write_all(std::span<Batch> batches, bool sync) {
+  if (batches.size() == 1) return write(batches.front(), sync);
   std::lock_guard lock(merged_mutex_);
   // The buffer of a rare huge group is not kept for good.
   constexpr std::size_t kKeptMergedBytes = 64u << 20;
@@ -385,7 +385,7 @@ WriteStatus Store::write_all(std::span<Batch> batches) {
     rocksdb::Status s = b.batch_->Iterate(&appender);
     if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
   }
-  auto status = write(all, true);
+  auto status = write(all, sync);
   if (status.is_ok() && webhooks_changed) ++webhooks_version_;
   if (api_keys_changed) ++api_keys_version_;
   return status;
@@ -399,6 +399,14 @@ WriteStatus Store::write(rocksdb::WriteBatch& batch, bool sync) {
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, &batch);
   if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  if (sync) ++syncs_;
+  return WriteStatus::ok();
+}
+
+WriteStatus Store::sync() {
+  rocksdb::Status s = db_->SyncWAL();
+  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  ++syncs_;
   return WriteStatus::ok();
 }
 
@@ -585,6 +593,7 @@ StoreStats Store::stats() const {
   s.live_sst_bytes = property("rocksdb.live-sst-files-size");
   s.memtable_bytes = property("rocksdb.cur-size-all-mem-tables");
   s.background_errors = property("rocksdb.background-errors", family(kMeta));
+  s.syncs = syncs_;
   return s;
 }
 

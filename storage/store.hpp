@@ -87,6 +87,7 @@ struct StoreStats {
   std::uint64_t live_sst_bytes = 0;
   std::uint64_t memtable_bytes = 0;
   std::uint64_t background_errors = 0;  // write or compaction errors since open
+  std::uint64_t syncs = 0;              // fsyncs of the log since open: synced writes and sync()
 };
 
 template <typename T>
@@ -170,9 +171,11 @@ class Store {
   // Applies `batch` atomically without waiting for the disk. A later synced write makes it durable
   // too (the log is synced up to that write).
   WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
-  // Applies every batch of `batches` in one synced write: one log write and one fsync for all.
+  // Applies every batch of `batches` in one write: one log write for all, and one fsync if `sync`.
   // Each batch stays atomic, and either all of them are written or none. Calls run one at a time.
-  WriteStatus write_all(std::span<Batch> batches);
+  WriteStatus write_all(std::span<Batch> batches, bool sync = true);
+  // Makes every write applied so far durable: fsyncs the log.
+  WriteStatus sync();
 
   // False while the file system of the data directory has less than min_free_bytes free: then
   // every write fails with Kind::NoSpace before reaching RocksDB (which must never meet a full
@@ -255,6 +258,7 @@ class Store {
   std::atomic<std::uint64_t> api_keys_version_{0};
   mutable std::atomic<std::int64_t> space_checked_ns_{0};
   mutable std::atomic<bool> has_space_{true};
+  std::atomic<std::uint64_t> syncs_{0};
 };
 
 }  // namespace hookd::storage

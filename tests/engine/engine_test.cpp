@@ -335,6 +335,31 @@ TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
   EXPECT_EQ(store.count_due(), 0u);
 }
 
+// Attempt records answer nobody: they are applied without an fsync of their own (a crash of
+// hookd keeps them, and at-least-once covers a crash of the machine). A manual retry is answered,
+// so its write is synced before the answer, and takes the attempt record with it.
+TEST(Engine, AttemptRecordsAreDurableSoonAndAManualRetryAtOnce) {
+  test::Receiver receiver;
+  receiver.script([](const auto&, std::size_t) { return test::Reply{500, {}, "", {}}; });
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  seed(store, receiver.url(), 1, system_now_ms());
+  storage::GroupCommitter committer(store, std::chrono::hours(1));  // no sync of its own in the test
+  EngineOptions o = options(1000);
+  o.retry.schedule_ms = {3'600'000};  // the failed attempt's retry is an hour out
+  Engine engine(store, committer, o);
+  std::uint64_t syncs = store.stats().syncs;
+  engine.start();
+  ASSERT_TRUE(test::wait_until([&] { return store.list_attempts("d1000000").size() == 1; }));
+  EXPECT_EQ(store.find_delivery("d1000000")->attempts, 1u);
+  EXPECT_EQ(store.stats().syncs, syncs);
+
+  EXPECT_EQ(engine.retry_now("i", "d1000000"), Engine::RetryOutcome::Scheduled);
+  EXPECT_EQ(store.stats().syncs, syncs + 1);
+  ASSERT_TRUE(receiver.wait_for(2));
+  engine.stop();
+}
+
 TEST(RetryAfter, SecondsAndHttpDates) {
   EXPECT_EQ(parse_retry_after("120", 0), 120'000u);
   EXPECT_EQ(parse_retry_after(" 5 ", 0), 5'000u);

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "storage/codec.hpp"
+#include "storage/group_commit.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace hookd::storage {
@@ -235,15 +240,6 @@ TEST(Store, BatchIsAtomicAcrossFamiliesAndDurableAcrossReopen) {
   EXPECT_TRUE(store.find_idempotency("i", "k", 2, 1000));
 }
 
-}  // namespace
-}  // namespace hookd::storage
-
-#include <thread>
-
-#include "storage/group_commit.hpp"
-
-namespace hookd::storage {
-namespace {
 
 Delivery delivery(Store& store, const std::string& id, std::int64_t due, DeliveryState state = DeliveryState::Pending) {
   Delivery d;
@@ -377,6 +373,54 @@ TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
   }
   Store reopened({dir.str()});
   EXPECT_EQ(reopened.list_integrations().size(), 400u);
+}
+
+
+// A Soon batch is applied before its callback runs, without an fsync of its own; the next synced
+// group fsyncs it along, and stopping the committer fsyncs what is left.
+TEST(GroupCommit, SoonWritesAreAppliedAtOnceAndSyncedByTheNextSyncedGroup) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  auto submit_soon = [](GroupCommitter& committer, Batch b) {
+    std::promise<WriteStatus> applied;
+    committer.submit(std::move(b), [&applied](const WriteStatus& s) { applied.set_value(s); }, Durability::Soon);
+    return applied.get_future().get();
+  };
+  std::uint64_t syncs = store.stats().syncs;
+  {
+    GroupCommitter committer(store, std::chrono::hours(1));  // no sync falls due during the test
+    Batch soon = store.batch();
+    soon.put_integration({"soon", "n", 1});
+    ASSERT_TRUE(submit_soon(committer, std::move(soon)).is_ok());
+    EXPECT_TRUE(store.find_integration("soon"));
+    EXPECT_EQ(store.stats().syncs, syncs);
+
+    Batch synced = store.batch();
+    synced.put_integration({"synced", "n", 1});
+    ASSERT_TRUE(committer.write(std::move(synced)).is_ok());
+    EXPECT_EQ(store.stats().syncs, syncs + 1);
+
+    Batch last = store.batch();
+    last.put_integration({"last", "n", 1});
+    ASSERT_TRUE(submit_soon(committer, std::move(last)).is_ok());
+    EXPECT_EQ(store.stats().syncs, syncs + 1);
+  }
+  EXPECT_EQ(store.stats().syncs, syncs + 2);
+  EXPECT_TRUE(store.find_integration("last"));
+}
+
+// Soon writes with no synced group after them get a sync of their own once the delay is over.
+TEST(GroupCommit, SoonWritesAloneAreSyncedAfterTheDelay) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  std::uint64_t syncs = store.stats().syncs;
+  GroupCommitter committer(store, std::chrono::milliseconds(5));
+  std::promise<WriteStatus> applied;
+  Batch soon = store.batch();
+  soon.put_integration({"soon", "n", 1});
+  committer.submit(std::move(soon), [&applied](const WriteStatus& s) { applied.set_value(s); }, Durability::Soon);
+  ASSERT_TRUE(applied.get_future().get().is_ok());
+  EXPECT_TRUE(test::wait_until([&] { return store.stats().syncs == syncs + 1; }));
 }
 
 }  // namespace
