@@ -14,8 +14,12 @@ namespace {
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-using UnixStream = beast::basic_stream<net::local::stream_protocol>;
+// Streams on the io_context's own executor type, as the delivery client's: a type-erased
+// executor is copied and destroyed at every step of every operation.
+using Executor = net::io_context::executor_type;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::ssl_stream<TcpStream>;
+using UnixStream = beast::basic_stream<net::local::stream_protocol, Executor>;
 
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
@@ -115,7 +119,7 @@ tcp::endpoint HttpServer::listen_tcp(const tcp::endpoint& endpoint, ssl::context
   if (tls)
     net::co_spawn(io_, accept_loop<tcp::acceptor, TlsStream>(acceptor, tls), net::detached);
   else
-    net::co_spawn(io_, accept_loop<tcp::acceptor, beast::tcp_stream>(acceptor, nullptr), net::detached);
+    net::co_spawn(io_, accept_loop<tcp::acceptor, TcpStream>(acceptor, nullptr), net::detached);
   return acceptor.local_endpoint();
 }
 
@@ -173,7 +177,7 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
   info.tls = tls != nullptr;
   while (!stopping_) {
     net::io_context& loop = connection_loops_ ? connection_loops_->next() : io_;
-    auto [ec, socket] = co_await acceptor.async_accept(net::any_io_executor(loop.get_executor()), nothrow);
+    auto [ec, socket] = co_await acceptor.async_accept(loop.get_executor(), nothrow);
     if (ec == net::error::operation_aborted || stopping_) co_return;
     if (ec) {
       // Out of file descriptors and the like: pause briefly instead of spinning.
