@@ -193,13 +193,21 @@ Response EventsApi::publish_batch(Context& ctx) {
   }
   if (any_error) return json_response(http::status::bad_request, {{"events", item_errors}});
 
-  std::vector<std::string> keys;
+  std::vector<std::string> ids;  // the publisher ids, each once, in order
   for (const auto& in : items)
-    if (in.id) keys.push_back(claim_key(ctx.integration_id, *in.id));
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (in.id) ids.push_back(*in.id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<std::string> keys;
+  for (const auto& id : ids) keys.push_back(claim_key(ctx.integration_id, id));
   auto claimed = claim(std::move(keys));
   if (!claimed) return being_published();
+
+  // Those published before, all looked up at once.
+  auto found = store_.find_events(ctx.integration_id, ids);
+  auto published_before = [&](const std::string& id) -> const std::optional<storage::Event>& {
+    return found[static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), id) - ids.begin())];
+  };
 
   storage::Batch batch = store_.batch();
   storage::CreatedDeliveries created;
@@ -212,7 +220,7 @@ Response EventsApi::publish_batch(Context& ctx) {
         answers.push_back(it->second);
         continue;
       }
-      if (auto existing = store_.find_event(ctx.integration_id, *in.id)) {
+      if (const auto& existing = published_before(*in.id)) {
         answers.push_back(by_id[*in.id] = summary(*existing));
         continue;
       }

@@ -496,6 +496,24 @@ std::optional<Event> Store::find_event(std::string_view integration_id, std::str
   return find_event_by_seq(integration_id, read_be64(*seq));
 }
 
+std::vector<std::optional<Event>> Store::find_events(std::string_view integration_id,
+                                                     std::span<const std::string> ids) const {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back(scoped("i", integration_id, id));
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> seqs(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(read_options(), family(kEvents), keys.size(), slices.data(), seqs.data(), statuses.data());
+  std::vector<std::optional<Event>> events(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    check(statuses[i], "get");
+    events[i] = find_event_by_seq(integration_id, read_be64(std::string_view(seqs[i].data(), seqs[i].size())));
+  }
+  return events;
+}
+
 std::optional<Event> Store::find_event_by_seq(std::string_view integration_id, std::uint64_t seq) const {
   if (auto v = get(kEvents, scoped("r", integration_id, be64(seq)))) return decode<Event>(*v);
   return std::nullopt;

@@ -311,6 +311,17 @@ TEST(Store, EventsAndAttempts) {
   EXPECT_EQ(store.find_event_by_seq("i", e.seq)->id, "evt-1");
   EXPECT_FALSE(store.find_event("j", "evt-1"));
   EXPECT_EQ(store.list_events("i", 0, 10).total, 1u);
+  // Many at once, in the order asked, each found or not as find_event finds it.
+  std::vector<std::string> ids = {"evt-0", "evt-1", "evt-2"};
+  auto found = store.find_events("i", ids);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_FALSE(found[0]);
+  ASSERT_TRUE(found[1]);
+  EXPECT_EQ(found[1]->seq, e.seq);
+  EXPECT_EQ(found[1]->data_json, R"({"a":1})");
+  EXPECT_FALSE(found[2]);
+  EXPECT_FALSE(store.find_events("j", ids)[1]);  // another integration's ids are its own
+  EXPECT_TRUE(store.find_events("i", {}).empty());
   auto attempts = store.list_attempts("d1");
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[0].error, "timeout");
@@ -336,11 +347,19 @@ TEST(Store, MemoryOnlyReadsReportWhatWouldReadAFile) {
     Store store({dir.str()});
     Batch batch = store.batch();
     batch.put_webhook(webhook(store, "i", "w1"));
+    batch.put_event({"i", store.next_seq(Store::Sequence::Event), "evt-1", "Payout.created", "{}", 1});
     commit(store, batch);
   }
   Store store({dir.str()});  // reopened: the webhook is in a table file nothing has read yet
   {
     Store::MemoryOnlyReads memory_only;
+    std::vector<std::string> ids = {"evt-1"};
+    try {
+      store.find_events("i", ids);
+      FAIL() << "a read from a file was allowed";
+    } catch (const StoreError& e) {
+      EXPECT_EQ(e.kind, StoreError::Kind::WouldBlock);
+    }
     try {
       store.find_webhook("i", "w1");
       FAIL() << "a read from a file was allowed";
