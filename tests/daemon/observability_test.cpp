@@ -60,6 +60,8 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   EXPECT_EQ(sample(page.body, "hookd_attempt_duration_seconds_bucket{le=\"+Inf\"}"), 6);
   EXPECT_GE(sample(page.body, "hookd_attempts_in_flight"), 0);
   EXPECT_GE(sample(page.body, "hookd_scheduled_deliveries"), 0);
+  // Two webhooks and three events, each acknowledged after an fsync of the log.
+  EXPECT_GE(sample(page.body, "hookd_rocksdb_syncs_total"), 5);
   // At least one connection to each receiver, at most one per attempt.
   EXPECT_GE(sample(page.body, "hookd_delivery_connections_opened_total"), 2);
   EXPECT_LE(sample(page.body, "hookd_delivery_connections_opened_total"), 6);
