@@ -77,7 +77,7 @@ class GatedHandler final : public api::RequestHandler {
       std::lock_guard lock(mutex_);
       threads_[std::string(request[http::field::user_agent])].insert(std::this_thread::get_id());
     }
-    if (request.target() == "/echo-size") {  // the body as it arrived: its size and a hash of it
+    if (request.target() == "/echo-size") {
       api::Response res{http::status::ok, 11};
       res.body() = size_and_hash(request.body());
       co_return res;

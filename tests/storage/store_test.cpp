@@ -395,16 +395,18 @@ TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
 }
 
 
+// Submits `batch` to be durable soon and waits for its callback: the status it was applied with.
+WriteStatus submit_soon(GroupCommitter& committer, Batch batch) {
+  std::promise<WriteStatus> applied;
+  committer.submit(std::move(batch), [&applied](const WriteStatus& s) { applied.set_value(s); }, Durability::Soon);
+  return applied.get_future().get();
+}
+
 // A Soon batch is applied before its callback runs, without an fsync of its own; the next synced
 // group fsyncs it along, and stopping the committer fsyncs what is left.
 TEST(GroupCommit, SoonWritesAreAppliedAtOnceAndSyncedByTheNextSyncedGroup) {
   test::TempDir dir;
   Store store({dir.str()});
-  auto submit_soon = [](GroupCommitter& committer, Batch b) {
-    std::promise<WriteStatus> applied;
-    committer.submit(std::move(b), [&applied](const WriteStatus& s) { applied.set_value(s); }, Durability::Soon);
-    return applied.get_future().get();
-  };
   std::uint64_t syncs = store.stats().syncs;
   {
     GroupCommitter committer(store, std::chrono::hours(1));  // no sync falls due during the test
@@ -434,11 +436,9 @@ TEST(GroupCommit, SoonWritesAloneAreSyncedAfterTheDelay) {
   Store store({dir.str()});
   std::uint64_t syncs = store.stats().syncs;
   GroupCommitter committer(store, std::chrono::milliseconds(5));
-  std::promise<WriteStatus> applied;
   Batch soon = store.batch();
   soon.put_integration({"soon", "n", 1});
-  committer.submit(std::move(soon), [&applied](const WriteStatus& s) { applied.set_value(s); }, Durability::Soon);
-  ASSERT_TRUE(applied.get_future().get().is_ok());
+  ASSERT_TRUE(submit_soon(committer, std::move(soon)).is_ok());
   EXPECT_TRUE(test::wait_until([&] { return store.stats().syncs == syncs + 1; }));
 }
 
