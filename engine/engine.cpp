@@ -45,6 +45,10 @@ Engine::Engine(storage::Store& store, storage::GroupCommitter& committer, Engine
       client_(io_.get_executor(), options_.client),
       timer_(io_),
       wheel_(options_.now_ms()) {
+  // As large as it will grow: it holds about what is queued (memory_capacity at most) and grows
+  // and shrinks with every burst, rehashing each time if it had to grow into it (2% of the
+  // engine's thread in `one`). Only what is used is touched.
+  tracked_.reserve(options_.memory_capacity);
   if (!options_.random_unit) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     options_.random_unit = [rng] { return std::uniform_real_distribution<double>(0, 1)(*rng); };
@@ -76,14 +80,17 @@ void Engine::deliveries_created(storage::CreatedDeliveries created) {
     std::size_t e = 0;  // deliveries come in the order of their events
     std::int64_t t = now();
     for (auto& d : created.deliveries) {
-      // Known already (queued, in flight or written by the engine): the store or pending_ has
-      // the current record, and this one may be stale.
-      bool known = scheduled_.contains(d.id) || in_flight_ids_.contains(d.id) || pending_.contains(d.id);
-      if (!schedule(DueKey{d.next_attempt_ms, d.id}, t) || known || !created.durable) continue;
+      auto [it, inserted] = tracked_.try_emplace(d.id);
+      // Known already (queued, in flight or written by the engine: a scan of the due index found
+      // it first): the store or tracked_ has the current record, and this one may be stale.
+      bool known = !inserted;
+      Tracked& tracked = it->second;
+      if (!schedule(tracked, DueKey{d.next_attempt_ms, d.id}, t) || known || !created.durable) {
+        if (tracked.idle()) tracked_.erase(it);
+        continue;
+      }
       while (e < created.events.size() && created.events[e]->seq != d.event_seq) ++e;
-      auto event = e < created.events.size() ? created.events[e] : nullptr;
-      std::string id = d.id;
-      fresh_.insert_or_assign(std::move(id), std::make_unique<Fresh>(Fresh{std::move(d), std::move(event)}));
+      tracked.handed_over(std::move(d), e < created.events.size() ? created.events[e] : nullptr);
     }
     pump();
   });
@@ -95,8 +102,10 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
                                                     std::numeric_limits<std::uint64_t>::max(), true);
     std::set<std::string> ids;
     for (const auto& d : listed.items) ids.insert(d.id);
-    for (const auto& [id, p] : pending_)  // made active by a write not applied yet
-      if (p.record.integration_id == integration_id && p.record.webhook_seq == webhook_seq) ids.insert(id);
+    for (const auto& [id, t] : tracked_)  // made active by a write not applied yet
+      if (t.unapplied_writes > 0 && t.record->delivery.integration_id == integration_id &&
+          t.record->delivery.webhook_seq == webhook_seq)
+        ids.insert(id);
     std::vector<Delivery> before;  // read first: a failed read must leave nothing half written
     for (const auto& id : ids)
       if (auto d = load(id); d && storage::is_active(d->state)) before.push_back(std::move(*d));
@@ -135,8 +144,10 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     submit({std::move(now_due)}, [this, key, &outcome](bool ok) {
       if (!ok) return outcome.set_value(RetryOutcome::Unavailable);
       // Queued already for its old time: that entry is skipped as stale when it comes up.
-      scheduled_.erase(key.delivery_id);
-      schedule(key, now());
+      Tracked& tracked = track(key.delivery_id);
+      tracked.queued = false;
+      schedule(tracked, key, now());
+      forget_if_idle(key.delivery_id);
       pump();
       outcome.set_value(RetryOutcome::Scheduled);
     });
@@ -148,6 +159,7 @@ Engine::Stats Engine::stats() const {
   Stats s;
   s.in_flight = stat_in_flight_;
   s.in_memory = stat_in_memory_;
+  s.tracked = stat_tracked_;
   s.attempts = stat_attempts_;
   s.attempts_failed = stat_attempts_failed_;
   s.succeeded = stat_succeeded_;
@@ -161,11 +173,30 @@ Engine::Stats Engine::stats() const {
   return s;
 }
 
+Engine::Tracked& Engine::track(const std::string& delivery_id) {
+  return tracked_.try_emplace(delivery_id).first->second;
+}
+
+Engine::Tracked* Engine::find_tracked(const std::string& delivery_id) {
+  auto it = tracked_.find(delivery_id);
+  return it == tracked_.end() ? nullptr : &it->second;
+}
+
+void Engine::forget_if_idle(const std::string& delivery_id) {
+  if (auto it = tracked_.find(delivery_id); it != tracked_.end() && it->second.idle()) tracked_.erase(it);
+}
+
 bool Engine::schedule(const DueKey& key, std::int64_t now) {
-  if (scheduled_.contains(key.delivery_id)) return false;
+  bool queued = schedule(track(key.delivery_id), key, now);
+  if (!queued) forget_if_idle(key.delivery_id);
+  return queued;
+}
+
+bool Engine::schedule(Tracked& t, const DueKey& key, std::int64_t now) {
+  if (t.queued) return false;
   if (cursor_ < key) return false;  // beyond what is loaded: a later refill finds it in the index
   if (wheel_.size() + ready_.size() + waiting_count_ < options_.memory_capacity) {
-    scheduled_.insert(key.delivery_id);
+    t.queued = true;
     enqueue(key, now);
     return true;
   }
@@ -192,8 +223,13 @@ void Engine::refill(std::int64_t now) {
   if (cursor_.due_ms >= now + options_.horizon.count() / 2) return;  // loaded far enough ahead
   std::size_t room = options_.memory_capacity - held;
   auto entries = store_.scan_due(cursor_, until, room);
-  for (const auto& e : entries)
-    if (scheduled_.insert(e.delivery_id).second) enqueue(e, now);
+  for (const auto& e : entries) {
+    Tracked& t = track(e.delivery_id);
+    if (!t.queued) {
+      t.queued = true;
+      enqueue(e, now);
+    }
+  }
   cursor_ = entries.size() < room ? before(until) : entries.back();
   loaded_ = true;
 }
@@ -220,6 +256,7 @@ void Engine::pump() {
     start_attempt(k);
   }
   stat_in_memory_ = wheel_.size() + ready_.size() + waiting_count_;
+  stat_tracked_ = tracked_.size();
   arm_timer(t);
 }
 
@@ -245,40 +282,51 @@ void Engine::wake_at(std::int64_t now, std::int64_t at) {
 }
 
 void Engine::start_attempt(const DueKey& key) {
-  scheduled_.erase(key.delivery_id);
-  // One attempt of a delivery at a time; the one in flight reschedules it when it ends.
-  if (in_flight_ids_.contains(key.delivery_id)) return;
-  auto d = load(key.delivery_id);
+  // Usually tracked: not if this entry is a stale one whose delivery was done and forgotten.
+  Tracked* t = find_tracked(key.delivery_id);
+  if (t) {
+    t->queued = false;
+    // One attempt of a delivery at a time; the one in flight reschedules it when it ends.
+    if (t->in_flight) return;
+  }
+  auto d = t && t->record ? t->record->delivery : store_.find_delivery(key.delivery_id);
   // Stale: finished, canceled, or rescheduled (a manual retry) since this entry was loaded.
   if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) {
-    fresh_.erase(key.delivery_id);
+    if (t) {
+      t->drop_handed_over();
+      forget_if_idle(key.delivery_id);
+    }
     return;
   }
+  if (!t) t = &track(key.delivery_id);  // the last insert into tracked_ here: `t` stays valid
   RecordKey wkey{d->integration_id, d->webhook_seq};
   auto& webhook_in_flight = in_flight_per_webhook_[wkey];
   if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
-    scheduled_.insert(key.delivery_id);
+    t->queued = true;
     waiting_[wkey].push_back(key);  // this webhook is busy; others go on
     ++waiting_count_;
     return;
   }
-  in_flight_ids_.emplace(key.delivery_id, false);
+  t->in_flight = true;
+  t->changed_in_flight = false;
   ++webhook_in_flight;
   ++in_flight_;
   ++stat_in_flight_;
-  std::shared_ptr<const storage::Event> event;
-  if (auto it = fresh_.find(key.delivery_id); it != fresh_.end()) event = it->second->event;
+  auto event = t->record ? t->record->event : nullptr;
   net::co_spawn(io_, attempt(std::move(*d), std::move(event), std::move(wkey)), net::detached);
 }
 
 void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
   --in_flight_;
   --stat_in_flight_;
-  in_flight_ids_.erase(delivery_id);
+  if (auto t = tracked_.find(delivery_id); t != tracked_.end()) {
+    t->second.in_flight = false;
+    t->second.changed_in_flight = false;
+    if (t->second.idle()) tracked_.erase(t);
+  }
   auto it = in_flight_per_webhook_.find(wkey);
   if (--it->second == 0) in_flight_per_webhook_.erase(it);
-  if (auto w = waiting_.find(wkey); w != waiting_.end()) {
-    scheduled_.erase(w->second.front().delivery_id);  // start_attempt takes it from here
+  if (auto w = waiting_.find(wkey); w != waiting_.end()) {  // the next of this webhook's, still queued
     ready_.push_front(std::move(w->second.front()));
     w->second.pop_front();
     --waiting_count_;
@@ -288,19 +336,24 @@ void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
 }
 
 void Engine::mark_changed_if_in_flight(const std::string& delivery_id) {
-  if (auto it = in_flight_ids_.find(delivery_id); it != in_flight_ids_.end()) it->second = true;
+  if (Tracked* t = find_tracked(delivery_id); t && t->in_flight) t->changed_in_flight = true;
 }
 
 std::optional<Delivery> Engine::load(const std::string& delivery_id) const {
-  if (auto it = pending_.find(delivery_id); it != pending_.end()) return it->second.record;
-  if (auto it = fresh_.find(delivery_id); it != fresh_.end()) return it->second->record;
+  if (auto it = tracked_.find(delivery_id); it != tracked_.end() && it->second.record)
+    return it->second.record->delivery;
   return store_.find_delivery(delivery_id);
 }
 
 void Engine::settle(const std::vector<std::string>& ids, const storage::WriteStatus& status) {
   if (!status.is_ok()) spdlog::error("engine: write failed: {}", status.message());
-  for (const auto& id : ids)
-    if (auto it = pending_.find(id); it != pending_.end() && --it->second.writes == 0) pending_.erase(it);
+  for (const auto& id : ids) {
+    auto it = tracked_.find(id);
+    if (it == tracked_.end()) continue;
+    it->second.applied();
+    if (it->second.idle()) tracked_.erase(it);
+  }
+  stat_tracked_ = tracked_.size();
 }
 
 storage::Batch& Engine::outgoing_batch() {
@@ -316,11 +369,8 @@ void Engine::submit(std::vector<Delivery> changed, std::function<void(bool)> don
   outgoing_batch();  // the caller wrote into it already; this only makes sure
   Outgoing& out = *outgoing_;
   for (auto& d : changed) {
-    fresh_.erase(d.id);
     out.ids.push_back(d.id);
-    auto& p = pending_[d.id];
-    ++p.writes;
-    p.record = std::move(d);
+    track(out.ids.back()).written(std::move(d));
   }
   if (done) out.done.push_back(std::move(done));
 }
@@ -355,7 +405,8 @@ net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::
   } catch (const std::exception& e) {
     // The store failed: the delivery keeps its due entry and is attempted again later.
     spdlog::error("delivery {}: attempt failed inside hookd: {}", id, e.what());
-    fresh_.erase(id);  // no longer queued: whoever picks it up again reads the store
+    // No longer queued: whoever picks it up again reads the store.
+    if (Tracked* t = find_tracked(id)) t->drop_handed_over();
   }
   finish(wkey, id);
   if (next) schedule(*next, now());
@@ -403,7 +454,8 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
 
   // The delivery may have been canceled or manually rescheduled while this was in flight: only
   // then is it read again. Else it is as it started, and so is `d` still.
-  std::optional<Delivery> reread = in_flight_ids_.at(d.id) ? load(d.id) : std::nullopt;
+  bool changed = find_tracked(d.id)->changed_in_flight;  // in flight, so tracked
+  std::optional<Delivery> reread = changed ? load(d.id) : std::nullopt;
   if (reread) d = *reread;
   const Delivery& current = reread ? *reread : started_as;
   d.attempts = record.number;

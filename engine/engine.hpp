@@ -13,7 +13,6 @@
 #pragma once
 
 #include <boost/unordered/unordered_flat_map.hpp>
-#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <array>
 #include <atomic>
@@ -57,6 +56,7 @@ class Engine {
   struct Stats {
     std::uint64_t in_flight = 0;
     std::uint64_t in_memory = 0;   // due entries in the wheel and the ready queues
+    std::uint64_t tracked = 0;     // deliveries queued, in flight or with writes not yet applied
     std::uint64_t attempts = 0;
     std::uint64_t attempts_failed = 0;  // attempts without a 2xx
     std::uint64_t succeeded = 0;   // deliveries
@@ -112,9 +112,9 @@ class Engine {
   // Makes pump() run at `at` (ms, the engine's clock) or earlier.
   void wake_at(std::int64_t now, std::int64_t at);
   // Every change of deliveries goes through the group committer, which applies batches in the
-  // order they were submitted. Until a batch is applied, the changed records are kept in pending_
+  // order they were submitted. Until a batch is applied, the changed records are kept in tracked_
   // and load() returns them, so the engine always sees its own writes. Before the engine's first
-  // write of a new delivery, load() returns the record ingress handed over (fresh_).
+  // write of a new delivery, load() returns the record ingress handed over.
   std::optional<storage::Delivery> load(const std::string& delivery_id) const;
   // The engine's writes go into one batch per round of its event loop: the batch is submitted
   // once the handlers queued when it was started have run, so a round of attempt results costs
@@ -143,44 +143,75 @@ class Engine {
 
   TimerWheel<storage::DueKey> wheel_;
   storage::DueKey cursor_;                                  // index entries <= this are loaded or done
-  // The maps keyed by delivery id hold every queued delivery (up to memory_capacity) and are used
-  // a dozen times per attempt: open addressing (Boost's flat maps) instead of a node per entry
-  // saves a cache miss on most lookups. Their references do not survive an insert.
-  boost::unordered_flat_set<std::string> scheduled_;        // ids queued: in the wheel, ready or waiting
-  // Deliveries with an attempt in flight, and whether something changed them meanwhile (a manual
-  // retry, a cancellation): only then must the attempt re-read the record before writing its own.
-  boost::unordered_flat_map<std::string, bool> in_flight_ids_;
-  void mark_changed_if_in_flight(const std::string& delivery_id);
   std::deque<storage::DueKey> ready_;
   // Per webhook: the entries over its cap, and its attempts in flight.
   std::unordered_map<RecordKey, std::deque<storage::DueKey>, RecordKeyHash, RecordKeyEqual> waiting_;
   std::unordered_map<RecordKey, std::size_t, RecordKeyHash, RecordKeyEqual> in_flight_per_webhook_;
   std::size_t waiting_count_ = 0;
-  struct Pending {
-    storage::Delivery record;  // as the last submitted write leaves it
-    std::size_t writes = 0;    // submitted and not yet applied
+
+  // What the engine knows of one delivery beyond the store, from when it is queued (or written)
+  // until it is neither queued nor in flight and its writes are applied. One entry per delivery,
+  // looked up a few times per attempt.
+  struct Tracked {
+    bool queued = false;     // in the wheel, ready or waiting (an entry may also be left there stale)
+    bool in_flight = false;  // an attempt is being made
+    // Something changed it while its attempt was in flight (a manual retry, a cancellation): only
+    // then must the attempt re-read the record before writing its own.
+    bool changed_in_flight = false;
+    std::uint32_t unapplied_writes = 0;  // submitted to the committer and not yet applied
+    // While writes are unapplied: the delivery as the last of them leaves it. Before the engine's
+    // first write: the delivery ingress handed over, with its event, so that a first attempt reads
+    // nothing back (not left to the record cache: a backlog larger than the cache would evict
+    // exactly the events needed next). Else none: the store has it. Held by pointer so that an
+    // entry stays small: most entries of a long backlog of retries hold none.
+    struct Record {
+      storage::Delivery delivery;
+      std::shared_ptr<const storage::Event> event;  // while handed over
+    };
+    std::unique_ptr<Record> record;
+
+    bool idle() const { return !queued && !in_flight && unapplied_writes == 0 && !record; }
+    void handed_over(storage::Delivery delivery, std::shared_ptr<const storage::Event> event) {
+      record = std::make_unique<Record>(Record{std::move(delivery), std::move(event)});
+    }
+    void written(storage::Delivery delivery) {
+      if (!record) record = std::make_unique<Record>();
+      record->delivery = std::move(delivery);
+      record->event.reset();
+      ++unapplied_writes;
+    }
+    void applied() {
+      if (--unapplied_writes == 0) record.reset();  // the store has it now
+    }
+    // Forgets a delivery ingress handed over (not one of the engine's unapplied writes).
+    void drop_handed_over() {
+      if (unapplied_writes == 0) record.reset();
+    }
   };
-  boost::unordered_flat_map<std::string, Pending> pending_;
+  // Hashes the whole id eight bytes at a time (std::hash); boost::hash of a string combines it
+  // four bytes at a time, and this map is used at every step of every attempt.
+  struct IdHash {
+    std::size_t operator()(const std::string& id) const noexcept { return std::hash<std::string>()(id); }
+  };
+  // Open addressing (Boost's flat map) instead of a node per entry saves a cache miss on most
+  // lookups. References into it do not survive an insert.
+  boost::unordered_flat_map<std::string, Tracked, IdHash> tracked_;
+  Tracked& track(const std::string& delivery_id);
+  Tracked* find_tracked(const std::string& delivery_id);
+  void forget_if_idle(const std::string& delivery_id);
+  void mark_changed_if_in_flight(const std::string& delivery_id);
+  // Queues `key` for `t` unless it is queued already or left to the index; true if it was queued.
+  bool schedule(Tracked& t, const storage::DueKey& key, std::int64_t now);
+
   struct Outgoing {
     storage::Batch batch;
     std::vector<std::string> ids;                   // of the deliveries it changes, once per change
     std::vector<std::function<void(bool ok)>> done;
   };
   std::optional<Outgoing> outgoing_;  // this round's writes, until submitted
-  // Records handed over by ingress, with their events, for deliveries queued and not yet written
-  // by the engine. Bounded by what is queued: an entry goes when the delivery is written or found
-  // stale. (Not the record cache: a backlog larger than the cache would evict exactly the events
-  // needed next.) Held by pointer: the map's size swings with every burst, and an open-addressing
-  // table then rehashes often at the same size (its guard against longer probes), moving every
-  // entry: a whole record each, with its strings (5% of the engine's thread in `one`).
-  struct Fresh {
-    storage::Delivery record;
-    std::shared_ptr<const storage::Event> event;
-  };
-  boost::unordered_flat_map<std::string, std::unique_ptr<Fresh>> fresh_;
   std::size_t in_flight_ = 0;
 
-  std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_attempts_{0}, stat_attempts_failed_{0},
+  std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_tracked_{0}, stat_attempts_{0}, stat_attempts_failed_{0},
       stat_succeeded_{0}, stat_failed_{0}, stat_canceled_{0}, stat_retried_{0}, stat_latency_sum_ms_{0};
   std::array<std::atomic<std::uint64_t>, kLatencyBucketsMs.size() + 1> stat_latency_{};
   std::atomic<bool> loaded_{false};
