@@ -7,8 +7,9 @@
 
 namespace hookd::storage {
 
-GroupCommitter::GroupCommitter(Store& store, std::chrono::milliseconds sync_delay)
-    : store_(store), sync_delay_(sync_delay), thread_([this] { run(); }) {}
+GroupCommitter::GroupCommitter(Store& store, std::chrono::milliseconds sync_delay,
+                               std::chrono::milliseconds apply_delay)
+    : store_(store), sync_delay_(sync_delay), apply_delay_(apply_delay), thread_([this] { run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -20,11 +21,20 @@ GroupCommitter::~GroupCommitter() {
 }
 
 void GroupCommitter::submit(Batch batch, Callback done, Durability durability) {
+  bool wake = true;
   {
     std::lock_guard lock(mutex_);
+    if (durability == Durability::Synced) {
+      wake = !synced_queued_;
+      synced_queued_ = true;
+    } else if (!queue_.empty()) {
+      wake = false;  // the committer knows already when to take the queue
+    } else {
+      soon_due_ = Clock::now() + apply_delay_;
+    }
     queue_.push_back(Pending{std::move(batch), std::move(done), durability});
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 WriteStatus GroupCommitter::write(Batch batch) {
@@ -44,13 +54,22 @@ void GroupCommitter::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      auto work = [&] { return stopping_ || !queue_.empty(); };
-      if (unsynced)
-        wake_.wait_until(lock, sync_due, work);
-      else
-        wake_.wait(lock, work);
+      // Waits for a synced batch, for Soon ones to be due, for the pending sync to be due, or
+      // for the stop; whichever comes first.
+      for (;;) {
+        if (stopping_ || synced_queued_) break;
+        bool soon_queued = !queue_.empty();
+        if (!soon_queued && !unsynced) {
+          wake_.wait(lock);
+          continue;
+        }
+        auto due = soon_queued && unsynced ? std::min(soon_due_, sync_due) : soon_queued ? soon_due_ : sync_due;
+        if (Clock::now() >= due) break;
+        wake_.wait_until(lock, due);
+      }
       if (queue_.empty() && !unsynced) return;  // stopping, and everything submitted is durable
       group.swap(queue_);
+      synced_queued_ = false;
     }
     if (group.empty()) {  // the sync is due (or hookd is stopping) and nothing came to carry it
       // A failed sync is tried again a second later: a log that cannot be synced fails every

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -404,7 +405,7 @@ WriteStatus submit_soon(GroupCommitter& committer, Batch batch) {
 
 // A Soon batch is applied before its callback runs, without an fsync of its own; the next synced
 // group fsyncs it along, and stopping the committer fsyncs what is left.
-TEST(GroupCommit, SoonWritesAreAppliedAtOnceAndSyncedByTheNextSyncedGroup) {
+TEST(GroupCommit, SoonWritesAreAppliedUnsyncedAndSyncedByTheNextSyncedGroup) {
   test::TempDir dir;
   Store store({dir.str()});
   std::uint64_t syncs = store.stats().syncs;
@@ -427,6 +428,41 @@ TEST(GroupCommit, SoonWritesAreAppliedAtOnceAndSyncedByTheNextSyncedGroup) {
     EXPECT_EQ(store.stats().syncs, syncs + 1);
   }
   EXPECT_EQ(store.stats().syncs, syncs + 2);
+  EXPECT_TRUE(store.find_integration("last"));
+}
+
+// A Soon batch does not wake the committer: it waits for the next synced group (and is applied
+// first, in the order of submission) or for its apply delay; stopping applies what still waits.
+TEST(GroupCommit, SoonWritesWaitForTheNextSyncedGroupOrTheirApplyDelay) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  std::atomic<int> applied_soon{0};
+  {
+    GroupCommitter committer(store, std::chrono::hours(1), std::chrono::hours(1));  // neither falls due
+    Batch soon = store.batch();
+    soon.put_integration({"soon", "n", 1});
+    committer.submit(std::move(soon), [&](const WriteStatus& s) { applied_soon += s.is_ok() ? 1 : 100; },
+                     Durability::Soon);
+    EXPECT_FALSE(store.find_integration("soon"));
+
+    Batch synced = store.batch();
+    synced.put_integration({"synced", "n", 1});
+    std::atomic<int> applied_soon_before_synced{-1};
+    std::promise<void> synced_done;
+    committer.submit(std::move(synced), [&](const WriteStatus&) {
+      applied_soon_before_synced = applied_soon.load();
+      synced_done.set_value();
+    });
+    synced_done.get_future().wait();
+    EXPECT_EQ(applied_soon_before_synced, 1);
+    EXPECT_TRUE(store.find_integration("soon"));
+
+    Batch last = store.batch();
+    last.put_integration({"last", "n", 1});
+    committer.submit(std::move(last), [&](const WriteStatus& s) { applied_soon += s.is_ok() ? 1 : 100; },
+                     Durability::Soon);
+  }
+  EXPECT_EQ(applied_soon, 2);
   EXPECT_TRUE(store.find_integration("last"));
 }
 
