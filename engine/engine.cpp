@@ -46,7 +46,7 @@ Engine::Engine(storage::Store& store, storage::GroupCommitter& committer, Engine
       timer_(io_),
       wheel_(options_.now_ms()) {
   // As large as it will grow: it holds about what is queued (memory_capacity at most) and grows
-  // and shrinks with every burst, rehashing each time if it had to grow into it (2% of the
+  // and shrinks with every burst, rehashing each time if it had to grow into it (1.5% of the
   // engine's thread in `one`). Only what is used is touched.
   tracked_.reserve(options_.memory_capacity);
   if (!options_.random_unit) {
