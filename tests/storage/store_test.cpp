@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <random>
 #include <thread>
@@ -469,18 +471,48 @@ TEST(GroupCommit, SoonWritesAreAppliedUnsyncedAndSyncedByTheNextSyncedGroup) {
   EXPECT_TRUE(store.find_integration("last"));
 }
 
-// A Soon batch does not wake the committer: it waits for the next synced group (and is applied
-// first, in the order of submission) or for its apply delay; stopping applies what still waits.
+// The committer's thread as /proc shows it: how often it has blocked, and whether it sleeps now.
+struct CommitterThread {
+  std::uint64_t blocked = 0;  // voluntary context switches
+  bool sleeping = false;
+};
+CommitterThread committer_thread() {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "hookd-commit") continue;
+    std::ifstream status(task.path() / "status");
+    CommitterThread t;
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("State:")) t.sleeping = line.find("S (sleeping)") != std::string::npos;
+      if (line.starts_with("voluntary_ctxt_switches:")) t.blocked = std::stoull(line.substr(24));
+    }
+    return t;
+  }
+  return {};
+}
+
+// A Soon batch is not applied when it wakes the committer: it waits for the next synced group
+// (and is applied first, in the order of submission) or for its apply delay; stopping applies
+// what still waits.
 TEST(GroupCommit, SoonWritesWaitForTheNextSyncedGroupOrTheirApplyDelay) {
   test::TempDir dir;
   Store store({dir.str()});
   std::atomic<int> applied_soon{0};
   {
     GroupCommitter committer(store, std::chrono::hours(1), std::chrono::hours(1));  // neither falls due
+    ASSERT_TRUE(test::wait_until([] { return committer_thread().sleeping; }));
+    std::uint64_t blocked = committer_thread().blocked;
     Batch soon = store.batch();
     soon.put_integration({"soon", "n", 1});
     committer.submit(std::move(soon), [&](const WriteStatus& s) { applied_soon += s.is_ok() ? 1 : 100; },
                      Durability::Soon);
+    // Woken to learn when the batch is due, the committer has gone back to sleep without it.
+    ASSERT_TRUE(test::wait_until([&] {
+      auto t = committer_thread();
+      return t.sleeping && t.blocked > blocked;
+    }));
+    EXPECT_EQ(applied_soon, 0);
     EXPECT_FALSE(store.find_integration("soon"));
 
     Batch synced = store.batch();
