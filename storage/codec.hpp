@@ -17,6 +17,8 @@ struct CorruptRecord : std::runtime_error {
 
 class Encoder {
  public:
+  // `reserve` bytes up front: a record with a 1 KiB body would otherwise be copied as it grows.
+  explicit Encoder(std::size_t reserve = 0) { out_.reserve(reserve); }
   void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void varint(std::uint64_t v);
   void svarint(std::int64_t v) { varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63)); }

@@ -121,7 +121,8 @@ IdempotencyRecord decode(std::string_view bytes) {
 }
 
 std::string encode(const Event& v) {
-  Encoder e;
+  // 64: room for the format byte and the varints.
+  Encoder e(v.integration_id.size() + v.id.size() + v.type.size() + v.data_json.size() + 64);
   e.u8(kFormat);
   e.str(v.integration_id);
   e.varint(v.seq);

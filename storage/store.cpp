@@ -165,7 +165,8 @@ void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view pre
 
 }  // namespace
 
-Batch::Batch(const Store& store) : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+Batch::Batch(const Store& store, std::size_t reserve_bytes)
+    : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>(reserve_bytes)) {}
 Batch::~Batch() = default;
 Batch::Batch(Batch&&) noexcept = default;
 
