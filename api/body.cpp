@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 
 #include "api/errors.hpp"
 
@@ -180,7 +181,33 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-std::variant<boost::json::object, Response> parse_body(const Request& request, std::span<const FieldKind> fields) {
+namespace {
+
+// Enough for a batch of 100 events of 1 KiB; a larger document continues on the heap.
+constexpr std::size_t kArenaBufferBytes = 256 * 1024;
+thread_local bool arena_buffer_in_use = false;
+
+unsigned char* arena_buffer() {
+  thread_local std::unique_ptr<unsigned char[]> buffer(new unsigned char[kArenaBufferBytes]);
+  return buffer.get();
+}
+
+}  // namespace
+
+BodyArena::BodyArena() {
+  if (arena_buffer_in_use) return;
+  arena_buffer_in_use = true;
+  resource_.emplace(arena_buffer(), kArenaBufferBytes);
+}
+
+BodyArena::~BodyArena() {
+  if (!resource_) return;
+  resource_.reset();  // frees what the document took beyond the buffer
+  arena_buffer_in_use = false;
+}
+
+std::variant<boost::json::object, Response> parse_body(const Request& request, std::span<const FieldKind> fields,
+                                                       boost::json::storage_ptr storage) {
   const std::string& body = request.body();
   auto header = request.find(http::field::content_type);
   if (header == request.end()) {
@@ -196,6 +223,7 @@ std::variant<boost::json::object, Response> parse_body(const Request& request, s
   boost::json::parse_options options;
   options.max_depth = 64;  // deeper nesting is refused rather than recursed into
   boost::json::stream_parser parser({}, options);
+  parser.reset(std::move(storage));
   boost::system::error_code ec;
   std::size_t used = parser.write_some(body.data(), body.size(), ec);
   if (!ec) parser.finish(ec);

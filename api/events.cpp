@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 
 #include "api/body.hpp"
 #include "api/format.hpp"
@@ -18,6 +17,8 @@ namespace json = boost::json;
 
 constexpr FieldKind kEventFields[] = {{"id", FieldKind::Scalar}, {"type", FieldKind::Scalar}, {"data", FieldKind::Object}};
 constexpr FieldKind kBatchFields[] = {{"events", FieldKind::List}};
+// What an event's records add to its body in a write batch (keys, ids, type): a guess for reserving.
+constexpr std::size_t kEventRecordOverhead = 256;
 
 json::object summary(const storage::Event& e) {
   return {{"id", e.id}, {"type", e.type}, {"created_at", iso8601(e.created_at_ms)}};
@@ -133,7 +134,8 @@ void EventsApi::Claim::release() {
 }
 
 Response EventsApi::publish(Context& ctx) {
-  auto body = parse_body(ctx.request, kEventFields);
+  BodyArena arena;
+  auto body = parse_body(ctx.request, kEventFields, arena.storage());
   if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
   FieldErrors errors;
   auto in = validate(std::get<json::object>(body), errors);
@@ -146,7 +148,7 @@ Response EventsApi::publish(Context& ctx) {
   if (in->id)
     if (auto existing = store_.find_event(ctx.integration_id, *in->id))
       return json_response(http::status::ok, summary(*existing));
-  storage::Batch batch = store_.batch();
+  storage::Batch batch = store_.batch(ctx.request.body().size() + kEventRecordOverhead);
   storage::CreatedDeliveries created;
   auto event = fan_out(ctx.integration_id, std::move(*in), batch, created);
   ctx.deferred.emplace(std::move(batch));
@@ -161,7 +163,8 @@ Response EventsApi::publish(Context& ctx) {
 }
 
 Response EventsApi::publish_batch(Context& ctx) {
-  auto body = parse_body(ctx.request, kBatchFields);
+  BodyArena arena;
+  auto body = parse_body(ctx.request, kBatchFields, arena.storage());
   if (auto* error = std::get_if<Response>(&body)) return std::move(*error);
   const json::object& o = std::get<json::object>(body);
   FieldErrors top;
@@ -203,33 +206,32 @@ Response EventsApi::publish_batch(Context& ctx) {
   auto claimed = claim(std::move(keys));
   if (!claimed) return being_published();
 
-  // Those published before, all looked up at once.
+  // Those published before, all looked up at once; `found` and `answered` are by position in `ids`.
   auto found = store_.find_events(ctx.integration_id, ids);
-  auto published_before = [&](const std::string& id) -> const std::optional<storage::Event>& {
-    return found[static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), id) - ids.begin())];
-  };
+  constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  std::vector<std::size_t> answered(ids.size(), kNone);  // the index of an id's answer in `answers`
 
-  storage::Batch batch = store_.batch();
+  storage::Batch batch = store_.batch(ctx.request.body().size() + items.size() * kEventRecordOverhead);
   storage::CreatedDeliveries created;
-  std::map<std::string, json::object> by_id;  // events of this request and earlier ones, by publisher id
   json::array answers;
+  answers.reserve(items.size());
   std::uint64_t fresh = 0;
   for (auto& in : items) {
     if (in.id) {
-      if (auto it = by_id.find(*in.id); it != by_id.end()) {  // repeated within the batch: folded
-        answers.push_back(it->second);
+      auto at = static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), *in.id) - ids.begin());
+      if (answered[at] != kNone) {  // repeated within the batch: folded into the first
+        json::value first = answers[answered[at]];
+        answers.push_back(std::move(first));
         continue;
       }
-      if (const auto& existing = published_before(*in.id)) {
-        answers.push_back(by_id[*in.id] = summary(*existing));
+      answered[at] = answers.size();
+      if (found[at]) {
+        answers.push_back(summary(*found[at]));
         continue;
       }
     }
-    std::optional<std::string> id = in.id;
     ++fresh;
-    json::object answer = summary(*fan_out(ctx.integration_id, std::move(in), batch, created));
-    if (id) by_id[*id] = answer;
-    answers.push_back(std::move(answer));
+    answers.push_back(summary(*fan_out(ctx.integration_id, std::move(in), batch, created)));
   }
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
   ctx.on_commit = [this, claimed, fresh, created = std::move(created)](bool durable) mutable {

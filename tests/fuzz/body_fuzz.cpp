@@ -1,5 +1,6 @@
 // The body decoder alone (api/body.hpp): JSON and form encodings against every field kind, with
-// the content type chosen by the first byte. It must answer an object or a 400/415, nothing else.
+// the content type chosen by the first byte and, by its third bit, the heap or a BodyArena. It
+// must answer an object or a 400/415, nothing else.
 #include "api/body.hpp"
 #include "tests/fuzz/fuzz_api.hpp"
 
@@ -14,7 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   api::Request request(http::verb::post, "/", 11);
   request.set(http::field::content_type, types[data[0] & 3]);
   request.body().assign(reinterpret_cast<const char*>(data + 1), size - 1);
-  auto parsed = api::parse_body(request, kFields);
+  std::optional<api::BodyArena> arena;  // half the inputs parsed into the thread's arena buffer
+  if (data[0] & 4) arena.emplace();
+  auto parsed = api::parse_body(request, kFields, arena ? arena->storage() : boost::json::storage_ptr());
   if (auto* res = std::get_if<api::Response>(&parsed)) {
     if (res->result() != http::status::bad_request && res->result() != http::status::unsupported_media_type)
       fuzz::fail("parse_body answered " + std::to_string(res->result_int()));
