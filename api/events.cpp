@@ -126,11 +126,9 @@ std::shared_ptr<EventsApi::Claim> EventsApi::claim(std::vector<std::string> keys
   return std::make_shared<Claim>(*this, std::move(keys));
 }
 
-void EventsApi::Claim::release() {
-  if (keys_.empty()) return;
+EventsApi::Claim::~Claim() {
   std::lock_guard lock(api_.claims_mutex_);
   for (const auto& k : keys_) api_.claims_.erase(k);
-  keys_.clear();
 }
 
 Response EventsApi::publish(Context& ctx) {
@@ -152,8 +150,8 @@ Response EventsApi::publish(Context& ctx) {
   storage::CreatedDeliveries created;
   auto event = fan_out(ctx.integration_id, std::move(*in), batch, created);
   ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, id = event->id, created = std::move(created)](bool durable) mutable {
-    claimed->release();
+  ctx.held_until_answered = std::move(claimed);
+  ctx.on_commit = [this, id = event->id, created = std::move(created)](bool durable) mutable {
     if (durable) ++accepted_;
     spdlog::debug("event {}: {} with {} deliveries", id, durable ? "accepted" : "not known durable",
                   created.deliveries.size());
@@ -234,8 +232,8 @@ Response EventsApi::publish_batch(Context& ctx) {
     answers.push_back(summary(*fan_out(ctx.integration_id, std::move(in), batch, created)));
   }
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
-  ctx.on_commit = [this, claimed, fresh, created = std::move(created)](bool durable) mutable {
-    claimed->release();
+  ctx.held_until_answered = std::move(claimed);
+  ctx.on_commit = [this, fresh, created = std::move(created)](bool durable) mutable {
     if (durable) accepted_ += fresh;
     notify(std::move(created), durable);
   };

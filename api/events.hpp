@@ -54,15 +54,15 @@ class EventsApi {
                                                 storage::CreatedDeliveries& created) const;
   // Tells the engine about new deliveries, whether or not their commit is known to have worked.
   void notify(storage::CreatedDeliveries created, bool durable) const;
-  // Publisher ids one request is publishing: held until its commit, or until the request ends
-  // without one (an error, a store failure), so that no id stays claimed.
+  // Publisher ids one request is publishing, released when the last reference goes: the request
+  // holds it (Context::held_until_answered) until its answer is ready after the commit, or until it
+  // ends without one (an error, a store failure), so that no id stays claimed.
   class Claim {
    public:
     Claim(EventsApi& api, std::vector<std::string> keys) : api_(api), keys_(std::move(keys)) {}
-    ~Claim() { release(); }
+    ~Claim();
     Claim(const Claim&) = delete;
     Claim& operator=(const Claim&) = delete;
-    void release();
 
    private:
     EventsApi& api_;

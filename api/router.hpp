@@ -31,6 +31,9 @@ struct Context {
   std::function<void(bool durable)> on_commit;
   // Routed on an event loop's thread: only routes added as event-loop safe may run (see Router).
   bool on_event_loop = false;
+  // Kept until the answer is ready on the caller's thread, after on_commit: what the request
+  // claimed (publisher ids), so that the committer's thread does not spend its time releasing it.
+  std::shared_ptr<const void> held_until_answered = nullptr;
 };
 
 // Thrown where work would block an event loop's thread; the caller runs it on a blocking thread.

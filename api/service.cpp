@@ -117,6 +117,7 @@ auto ApiService::async_prepare_and_commit(const Request& request, const RequestI
         auto op = std::make_shared<Operation>(Operation{std::move(completion), std::move(work), {}});
         auto commit = [this, op](Prepared prepared) {
           op->answered.response = std::move(prepared.response);
+          op->answered.held = std::move(prepared.held);
           if (!prepared.deferred) return op->complete();
           committer_.submit(std::move(*prepared.deferred),
                             [op, on_commit = std::move(prepared.on_commit)](const storage::WriteStatus& status) {
@@ -142,6 +143,7 @@ net::awaitable<Response> ApiService::handle(Request request, RequestInfo info) {
   auto started = std::chrono::steady_clock::now();
   std::string id = request_id(request);
   Answered answered = co_await async_prepare_and_commit(request, info, id, net::use_awaitable);
+  answered.held.reset();  // before the client can send its next request
   Response res = std::move(answered.response);
   if (!answered.status.is_ok()) {
     spdlog::error("request {}: ingress write failed: {}", id, answered.status.message());
@@ -161,7 +163,7 @@ ApiService::Prepared ApiService::prepare(const Request& request, const RequestIn
   Context ctx{request, *target, {}, base_url(request, info, options_.public_base_url), {}, nullptr, {}, {}, on_event_loop};
   try {
     Response res = router_.route(ctx);
-    return {std::move(res), std::move(ctx.deferred), std::move(ctx.on_commit)};
+    return {std::move(res), std::move(ctx.deferred), std::move(ctx.on_commit), std::move(ctx.held_until_answered)};
   } catch (const WouldBlock&) {
     throw;  // nothing committed; what the handler claimed is released with ctx
   } catch (const storage::StoreError& e) {

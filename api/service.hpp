@@ -59,6 +59,7 @@ class ApiService final : public RequestHandler {
     Response response;
     std::optional<storage::Batch> deferred;
     std::function<void(bool)> on_commit;
+    std::shared_ptr<const void> held = nullptr;  // Context::held_until_answered
   };
   // Routes and runs the handler on the calling thread. On an event loop, throws WouldBlock for
   // a route that may block or a store read that would (Store::MemoryOnlyReads is the caller's).
@@ -68,6 +69,7 @@ class ApiService final : public RequestHandler {
   struct Answered {
     Response response;
     storage::WriteStatus status;
+    std::shared_ptr<const void> held = nullptr;  // Context::held_until_answered, let go before answering
   };
   // Runs prepare() where it is cheapest: right on the caller's event loop if the route and the
   // store reads it needs do not block (event ingress, normally), else on the blocking pool. The
