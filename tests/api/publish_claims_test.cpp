@@ -13,6 +13,7 @@
 
 #include "api/admin.hpp"
 #include "api/service.hpp"
+#include "daemon/app.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -22,11 +23,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 class PublishClaims : public ::testing::Test {
  protected:
   PublishClaims() {
@@ -35,12 +31,12 @@ class PublishClaims : public ::testing::Test {
     options.min_free_bytes = 0;
     store_.emplace(options);
     committer_.emplace(*store_);
-    auto first = Admin(*store_, now_ms).bootstrap();
+    auto first = Admin(*store_, system_now_ms).bootstrap();
     integration_ = first->at("integration").at("id").as_string();
     key_ = first->at("key").at("key").as_string();
     ApiOptions api_options;
     api_options.event_types = {"Payout.created"};
-    api_options.now_ms = now_ms;
+    api_options.now_ms = system_now_ms;
     api_.emplace(*store_, *committer_, blocking_.get_executor(), std::move(api_options));
   }
 
@@ -101,7 +97,7 @@ class PublishClaims : public ::testing::Test {
   // Makes the committer's thread wait inside a batch's callback until release_committer().
   void hold_committer() {
     storage::Batch batch = store_->batch();
-    batch.put_event({"another-integration", 1, "unrelated", "Payout.created", "{}", now_ms()});
+    batch.put_event({"another-integration", 1, "unrelated", "Payout.created", "{}", system_now_ms()});
     committer_->submit(std::move(batch), [this](const storage::WriteStatus&) {
       inside_.set_value();
       released_.get_future().wait();
