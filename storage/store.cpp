@@ -351,53 +351,46 @@ WriteStatus Store::write(Batch& batch, bool sync) {
 
 namespace {
 
-// Copies the operations of batches into one: RocksDB has no public way to append a batch to
-// another, but replaying one through a Handler is public and costs a copy, far less than a log
-// write per batch.
-class Appender final : public rocksdb::WriteBatch::Handler {
- public:
-  Appender(rocksdb::WriteBatch& to, const std::vector<rocksdb::ColumnFamilyHandle*>& families)
-      : to_(to), families_(families) {}
-  rocksdb::Status PutCF(std::uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
-    return to_.Put(family(cf), key, value);
-  }
-  rocksdb::Status DeleteCF(std::uint32_t cf, const rocksdb::Slice& key) override { return to_.Delete(family(cf), key); }
-  rocksdb::Status MergeCF(std::uint32_t cf, const rocksdb::Slice& key, const rocksdb::Slice& value) override {
-    return to_.Merge(family(cf), key, value);
-  }
+// A batch's Data() is its log record: a 12-byte header (the sequence number, fixed64, then the
+// number of operations, fixed32; both little-endian) and the operations one after another. That
+// is the write-ahead log's format, which RocksDB keeps readable across versions, so batches join
+// by concatenating their operations under one header that counts them all, as RocksDB's own
+// (internal) WriteBatchInternal::Append does. (A count that disagreed with the operations would
+// fail the write as corrupt, not store anything.)
+constexpr std::size_t kBatchHeaderBytes = 12;
 
- private:
-  rocksdb::ColumnFamilyHandle* family(std::uint32_t id) const {
-    for (auto* f : families_)
-      if (f->GetID() == id) return f;
-    throw StoreError(StoreError::Kind::Corruption, "batch names an unknown column family " + std::to_string(id));
-  }
-  rocksdb::WriteBatch& to_;
-  const std::vector<rocksdb::ColumnFamilyHandle*>& families_;
+// A batch over a buffer that it gives back after the write, so that the group's buffer is kept
+// between groups. WriteBatch keeps its contents in `rep_`, protected for subclasses; one made
+// from a string works out what it holds (HasMerge() and the like) from the contents when asked.
+class LentBatch final : public rocksdb::WriteBatch {
+ public:
+  explicit LentBatch(std::string&& rep) : WriteBatch(std::move(rep)) {}
+  std::string give_back() { return std::move(rep_); }
 };
 
 }  // namespace
 
 WriteStatus Store::write_all(std::span<Batch> batches, bool sync) {
   if (batches.size() == 1) return write(batches.front(), sync);
-  std::lock_guard lock(merged_mutex_);
-  // The buffer of a rare huge group is not kept for good.
-  constexpr std::size_t kKeptMergedBytes = 64u << 20;
-  if (!merged_ || merged_->GetDataSize() > kKeptMergedBytes)
-    merged_ = std::make_unique<rocksdb::WriteBatch>();
-  else
-    merged_->Clear();
-  rocksdb::WriteBatch& all = *merged_;
-  Appender appender(all, families_);
+  std::lock_guard lock(group_mutex_);
+  std::string& rep = group_buffer_;
+  rep.assign(kBatchHeaderBytes, '\0');
+  std::uint64_t count = 0;
   bool webhooks_changed = false, api_keys_changed = false;
   for (auto& b : batches) {
     b.seal();
     webhooks_changed |= b.webhooks_changed_;
     api_keys_changed |= b.api_keys_changed_;
-    rocksdb::Status s = b.batch_->Iterate(&appender);
-    if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+    rep.append(b.batch_->Data(), kBatchHeaderBytes);
+    count += b.batch_->Count();
   }
+  for (std::size_t i = 0; i < 4; ++i) rep[8 + i] = static_cast<char>((count >> (8 * i)) & 0xff);
+  LentBatch all(std::move(rep));
   auto status = write(all, sync);
+  rep = all.give_back();
+  // The buffer of a rare huge group is not kept for good.
+  constexpr std::size_t kKeptGroupBytes = 64u << 20;
+  if (rep.capacity() > kKeptGroupBytes) rep = std::string();
   if (status.is_ok() && webhooks_changed) ++webhooks_version_;
   if (api_keys_changed) ++api_keys_version_;
   return status;

@@ -174,7 +174,7 @@ class Store {
   // too (the log is synced up to that write).
   WriteStatus write_unsynced(Batch& batch) { return write(batch, false); }
   // Applies every batch of `batches` in one write: one log write for all, and one fsync if `sync`.
-  // Each batch stays atomic, and either all of them are written or none. Calls run one at a time.
+  // Each batch stays atomic, and either all of them are written or none.
   WriteStatus write_all(std::span<Batch> batches, bool sync = true);
   // Makes every write applied so far durable: fsyncs the log.
   WriteStatus sync();
@@ -248,11 +248,11 @@ class Store {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
-  // write_all's merged batch, kept between calls with its buffer: one allocated afresh for every
-  // group grew by doubling through pages the kernel had to fault in (up to a fifth of the group
-  // committer's CPU in ingress-batch; bench/RESULTS.md, step 33).
-  std::mutex merged_mutex_;
-  std::unique_ptr<rocksdb::WriteBatch> merged_;
+  // write_all's group of batches, joined in one buffer that is kept between calls: one allocated
+  // afresh for every group cost page faults as dear as the copy into it (bench/RESULTS.md, steps
+  // 33 and 45).
+  std::mutex group_mutex_;
+  std::string group_buffer_;
   WriteStatus write(Batch& batch, bool sync);
   WriteStatus write(rocksdb::WriteBatch& batch, bool sync);
 

@@ -165,18 +165,30 @@ TEST(Store, WriteAllAppliesEveryBatchAndTheirSequencesAndWebhookVersion) {
     Webhook b = webhook(store, "i", "b");
     batches.back().put_webhook(b);
     highest = b.seq;
+    batches.push_back(store.batch());  // an empty batch joins the group and adds nothing
     batches.push_back(store.batch());
     batches.back().delete_webhook(gone);
+    // Another column family, and a body as large as ingress's, after the delete.
+    batches.push_back(store.batch());
+    batches.back().put_event({"i", store.next_seq(Store::Sequence::Event), "evt-1", "Payout.created",
+                              R"({"pad":")" + std::string(1024, 'x') + R"("})", 7});
     ASSERT_TRUE(store.write_all(batches).is_ok());
 
     EXPECT_TRUE(store.find_webhook("i", "a"));
     EXPECT_TRUE(store.find_webhook("i", "b"));
     EXPECT_FALSE(store.find_webhook("i", "gone"));
+    EXPECT_TRUE(store.find_event("i", "evt-1"));
     EXPECT_GT(store.webhooks_version(), version);
   }
+  // Reopening replays the group from the log: its record must be one RocksDB reads back whole.
   Store reopened({dir.str()});
   EXPECT_EQ(reopened.list_webhooks("i", 0, 10).total, 2u);  // durable
   EXPECT_GT(reopened.next_webhook_seq(), highest);           // the group's high-water mark merged
+  auto event = reopened.find_event("i", "evt-1");
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->data_json.size(), 1024u + 10);
+  EXPECT_EQ(event->created_at_ms, 7);
+  EXPECT_EQ(reopened.list_events("i", 0, 10).total, 1u);
 }
 
 TEST(Store, SecondOpenOfADirectoryIsBusy) {
