@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "storage/codec.hpp"
+#include "storage/prefilled_logs.hpp"
 
 // Key layout. Column families separate kinds of record, so that each can be scanned and tuned
 // alone. Integration ids never contain '\0' (the API validates them), so '\0' ends them in keys.
@@ -254,6 +255,10 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  // The write-ahead log is zero-filled ahead of its writes: an acknowledgement's sync then only
+  // overwrites (storage/prefilled_logs.hpp).
+  env_ = new_prefilled_log_env();
+  db_options.env = env_.get();
   db_options.IncreaseParallelism(2);
   db_options.keep_log_file_num = 5;
   // Table files written by flushes and compactions are synced in 1 MiB steps as they grow rather

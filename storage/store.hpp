@@ -32,6 +32,7 @@
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -246,6 +247,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* family(Family f) const { return families_[f]; }
   std::optional<std::string> get(Family f, std::string_view key) const;
 
+  std::unique_ptr<rocksdb::Env> env_;  // the log files' (storage/prefilled_logs.hpp); outlives db_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   // write_all's group of batches, joined in one buffer that is kept between calls: one allocated
