@@ -22,9 +22,9 @@ constexpr std::uintmax_t kChunk = 1u << 20;  // storage/prefilled_logs.cpp
 std::string event_id(int n) { return "evt-" + std::to_string(n); }
 std::string event_data(int n) { return R"({"n":)" + std::to_string(n) + R"(,"pad":")" + std::string(4000, 'x') + "\"}"; }
 
-// `batches` synced writes of eight 4 KiB events each: 32 KiB a write.
-void write_events(Store& store, int batches) {
-  for (int b = 0; b < batches; ++b) {
+// `batches` synced writes of eight 4 KiB events each (32 KiB a write), from batch `first` on.
+void write_events(Store& store, int batches, int first = 0) {
+  for (int b = first; b < first + batches; ++b) {
     Batch batch = store.batch();
     for (int n = b * 8; n < (b + 1) * 8; ++n)
       batch.put_event({"i", store.next_seq(Store::Sequence::Event), event_id(n), "Payout.created", event_data(n), 1});
@@ -81,8 +81,9 @@ TEST(PrefilledLogs, ACrashImageWithZerosAfterTheLastRecordRecoversEverySyncedWri
   }
   EXPECT_EQ(recovered.list_events("i", 0, 1).total, static_cast<std::uint64_t>(batches * 8));
   // Written after recovery, in a log of its own, and read back.
-  write_events(recovered, 1);
-  EXPECT_TRUE(recovered.find_event("i", event_id(0)));
+  write_events(recovered, 1, batches);
+  EXPECT_TRUE(recovered.find_event("i", event_id(batches * 8)));
+  EXPECT_EQ(recovered.list_events("i", 0, 1).total, static_cast<std::uint64_t>((batches + 1) * 8));
 }
 
 TEST(PrefilledLogs, AWriteTornByACrashEndsTheLogWhereItTore) {
