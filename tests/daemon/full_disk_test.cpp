@@ -1,42 +1,17 @@
 // A full disk (a small tmpfs the test mounts): ingress answers 503, nothing acknowledged is lost or
 // corrupted, deliveries pause, and everything resumes by itself when space returns.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 
-#include <fstream>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
+#include "tests/support/small_disk.hpp"
 
 namespace hookd::test {
 namespace {
 
 namespace json = boost::json;
-
-class SmallDisk {
- public:
-  explicit SmallDisk(const std::string& size) : path_(dir_.str() + "/disk") {
-    std::filesystem::create_directories(path_);
-    std::string options = "size=" + size;
-    if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0)
-      throw std::runtime_error("mount tmpfs failed (the tests run as root): " + std::string(strerror(errno)));
-  }
-  ~SmallDisk() { ::umount2(path_.c_str(), MNT_DETACH); }
-  const std::string& path() const { return path_; }
-
-  // Writes a filler file until `leave_bytes` are free.
-  void fill(std::uint64_t leave_bytes) {
-    std::ofstream filler(path_ + "/filler", std::ios::binary);
-    std::string chunk(1 << 16, 'f');
-    while (std::filesystem::space(path_).available > leave_bytes + chunk.size()) filler.write(chunk.data(), chunk.size());
-  }
-  void free_filler() { std::filesystem::remove(path_ + "/filler"); }
-
- private:
-  TempDir dir_;
-  std::string path_;
-};
 
 TEST(FullDisk, IngressAnswers503AndResumesWhenSpaceReturns) {
   // RocksDB preallocates ~70 MiB of log at open, and the reserve must hold a memtable flush
