@@ -72,8 +72,9 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
   // Keeps the zeros at least a chunk ahead of `end`, RocksDB's end after the append to come. The
   // next fdatasync writes the new chunk along with the log's data (it writes all of the file's dirty
   // pages), once; its write-back is started here already so that that sync finds it under way. If
-  // filling fails (no space, say), the log goes on without it: the fill only saves time, and
-  // RocksDB's own writes and syncs report whatever is wrong with the disk.
+  // filling fails (no space, say), the zeros it wrote are given back and the log goes on without
+  // them: the fill only saves time, must not take a nearly full disk's last space from RocksDB's
+  // other files, and RocksDB's own writes and syncs report whatever is wrong with the disk.
   void fill_ahead(std::uint64_t end) {
     if (!filling_ || end + kChunk <= filled_) return;
     static const std::vector<char> zeros(kChunk, 0);
@@ -83,6 +84,7 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
       ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(filled_));
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) {
+        if (::ftruncate(fd_, static_cast<off_t>(from)) == 0) filled_ = from;
         filling_ = false;
         return;
       }

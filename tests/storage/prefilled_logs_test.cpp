@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "storage/store.hpp"
+#include "tests/support/small_disk.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace hookd::storage {
@@ -126,6 +127,34 @@ TEST(PrefilledLogs, ClosingTheStoreTrimsTheZeros) {
   }
   Store reopened({data.string()});
   EXPECT_EQ(reopened.list_events("i", 0, 1).total, 16u);
+}
+
+TEST(PrefilledLogs, ALogThatCannotBeFilledIsWrittenAsBefore) {
+  // Room for RocksDB's own files and a little log, not for the two chunks of zeros a new log
+  // starts with: the fill gives back what it wrote and stops. (Had it left the disk full,
+  // RocksDB's info log would fail its next write, and Debian's RocksDB asserts on the write after.)
+  test::SmallDisk disk("1m");
+  test::TempDir crash;
+  fs::path data = fs::path(disk.path()) / "data";
+  Store::Options options{data.string()};
+  options.min_free_bytes = 0;  // this test is about the fill meeting the full disk, not the store
+  Store store(options);
+  write_events(store, 2);
+
+  auto logs = write_ahead_logs(data);
+  ASSERT_EQ(logs.size(), 1u);
+  std::string bytes = read_file(logs[0]);
+  EXPECT_EQ(bytes.size(), end_of_data(bytes));  // RocksDB's bytes and no zeros after them
+  EXPECT_GT(bytes.size(), 64000u);
+  EXPECT_GT(fs::space(disk.path()).available, 256u << 10);  // the zeros' space given back
+
+  fs::path copy = crash_image(data, crash.path());
+  Store recovered({copy.string()});
+  for (int n = 0; n < 16; ++n) {
+    auto event = recovered.find_event("i", event_id(n));
+    ASSERT_TRUE(event) << n;
+    EXPECT_EQ(event->data_json, event_data(n));
+  }
 }
 
 }  // namespace
