@@ -34,7 +34,7 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
   // `file` at its file offset, which a pwrite on another descriptor leaves alone.
   PrefilledLogFile(std::unique_ptr<rocksdb::FSWritableFile> file, int fd)
       : FSWritableFileOwnerWrapper(std::move(file)), fd_(fd) {}
-  ~PrefilledLogFile() override { close_fd(); }
+  ~PrefilledLogFile() override { ::close(fd_); }
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                            rocksdb::IODebugContext* dbg) override {
@@ -55,16 +55,6 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
                              rocksdb::IODebugContext* dbg) override {
     auto s = target()->Truncate(size, options, dbg);
     if (s.ok()) written_ = filled_ = size;  // the zeros past `size` are gone
-    return s;
-  }
-
-  rocksdb::IOStatus Close(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    auto s = target()->Close(options, dbg);
-    // Trim the zeros past the last record (left there, they would only be padding).
-    if (fd_ >= 0 && filled_ > written_) {
-      [[maybe_unused]] int trimmed = ::ftruncate(fd_, static_cast<off_t>(written_));
-    }
-    close_fd();
     return s;
   }
 
@@ -91,12 +81,6 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
       filled_ += static_cast<std::uint64_t>(w);
     }
     ::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from), SYNC_FILE_RANGE_WRITE);
-  }
-
-  void close_fd() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    filling_ = false;
   }
 
   int fd_;

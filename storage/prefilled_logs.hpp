@@ -10,7 +10,8 @@
 // Recovery reads such a log as it reads any other: RocksDB's log reader takes zeros after the last
 // record for padding (a zero-typed, zero-length record, which it skips without reporting), and a
 // write torn by a crash ends in a checksum mismatch, which point-in-time recovery treats as the
-// log's end, as it treats a torn tail at the end of the file. Closing a log trims the zeros.
+// log's end, as it treats a torn tail at the end of the file. Closing a log trims the zeros:
+// RocksDB cuts every log it closes back to what it wrote, for the space it reserves with fallocate.
 #pragma once
 
 #include <memory>

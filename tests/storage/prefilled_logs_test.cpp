@@ -109,6 +109,8 @@ TEST(PrefilledLogs, AWriteTornByACrashEndsTheLogWhereItTore) {
   EXPECT_EQ(recovered.list_events("i", 0, 1).total, 16u);
 }
 
+// RocksDB cuts a log it closes back to what it wrote (for its own fallocate reservation), and that
+// takes the zeros too: hookd relies on it rather than trimming again.
 TEST(PrefilledLogs, ClosingTheStoreTrimsTheZeros) {
   test::TempDir dir;
   fs::path data = dir.path() / "data";
