@@ -16,9 +16,11 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include "storage/codec.hpp"
+#include "storage/info_log.hpp"
 #include "storage/prefilled_logs.hpp"
 
 // Key layout. Column families separate kinds of record, so that each can be scanned and tuned
@@ -260,7 +262,7 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
   env_ = new_prefilled_log_env();
   db_options.env = env_.get();
   db_options.IncreaseParallelism(2);
-  db_options.keep_log_file_num = 5;
+  db_options.info_log = new_info_log();  // into hookd's log, not a file (storage/info_log.hpp)
   // Table files written by flushes and compactions are synced in 1 MiB steps as they grow rather
   // than all at the end: a burst of their dirty pages delays the log's fdatasync, which every
   // acknowledgement waits for (ack p99 at a steady 10,000 events/s: about 3 ms less).
@@ -324,6 +326,10 @@ Store::Store(const Options& options) : path_(options.path), min_free_bytes_(opti
     descriptors.emplace_back(name, o);
   }
 
+  // Created here rather than by RocksDB, which logs an error while it lists a missing directory.
+  // If this fails, so does the open, with RocksDB's account of why.
+  std::error_code ignored;
+  std::filesystem::create_directories(options.path, ignored);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &families_, &raw);
   if (!s.ok()) {
