@@ -76,6 +76,12 @@ void App::start(std::ostream& out) {
   storage::Store::Options store_options;
   store_options.path = settings_.data_dir;
   store_options.min_free_bytes = settings_.storage.min_free_bytes;
+  store_options.on_failed_write = [this](const std::string& why) {
+    spdlog::critical("the store failed a write and takes no more: stopping, for a restart to recover from its log ({})",
+                     why);
+    store_failed_ = true;
+    stop();
+  };
   store_ = std::make_unique<storage::Store>(store_options);
   committer_ = std::make_unique<storage::GroupCommitter>(*store_);
   engine_ = std::make_unique<engine::Engine>(*store_, *committer_, engine_options(settings_, now_ms_));
@@ -154,7 +160,7 @@ void App::start(std::ostream& out) {
                admin_socket_path());
 }
 
-void App::run() {
+bool App::run() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("received signal {}, shutting down", signal);
@@ -168,6 +174,7 @@ void App::run() {
   blocking_.join();
   engine_->stop();
   spdlog::info("hookd stopped");
+  return store_failed_;
 }
 
 void App::start_maintenance() {

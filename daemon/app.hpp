@@ -4,6 +4,7 @@
 // before the services they call, services before the store.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -33,10 +34,11 @@ class App {
   // on an empty store and prints them to `out`, and binds every listener (throws if one cannot).
   void start(std::ostream& out);
 
-  // Serves until stop() or SIGTERM/SIGINT, then lets requests in flight finish (at most
-  // shutdown_timeout_ms), lets delivery attempts in flight finish (each bounded by
-  // delivery.timeout_ms) and returns.
-  void run();
+  // Serves until stop(), SIGTERM/SIGINT or a write that the store failed, then lets requests in
+  // flight finish (at most shutdown_timeout_ms), lets delivery attempts in flight finish (each
+  // bounded by delivery.timeout_ms) and returns. True if it stopped for a failed write: the store
+  // takes no more writes until it is reopened, which a restart does (storage::Store::write).
+  bool run();
 
   // Thread-safe.
   void stop();
@@ -54,6 +56,7 @@ class App {
   std::function<std::int64_t()> now_ms_;
   net::io_context io_{1};
   net::thread_pool blocking_{4};
+  std::atomic<bool> store_failed_{false};  // set by the store's on_failed_write: outlives it
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<storage::GroupCommitter> committer_;
   std::unique_ptr<engine::Engine> engine_;

@@ -91,8 +91,8 @@ int serve(const Parsed& p, std::ostream& out) {
   setup_logging(settings.log.level, settings.log.format);
   App app(settings);
   app.start(out);
-  app.run();
-  return 0;
+  bool store_failed = app.run();
+  return store_failed ? 1 : 0;  // 1: for systemd (Restart=on-failure) or the container to restart it
 }
 
 // An admin request: over the running daemon's socket when it answers, else on the store itself.

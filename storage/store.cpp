@@ -253,7 +253,8 @@ void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
   check(batch_->Put(store_->family(Store::kAttempts), attempt_key(delivery_id, attempt.number), encode(attempt)), "batch");
 }
 
-Store::Store(const Options& options) : path_(options.path), min_free_bytes_(options.min_free_bytes) {
+Store::Store(const Options& options)
+    : on_failed_write_(options.on_failed_write), path_(options.path), min_free_bytes_(options.min_free_bytes) {
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -408,22 +409,36 @@ WriteStatus Store::write_all(std::span<Batch> batches, bool sync) {
 }
 
 WriteStatus Store::write(rocksdb::WriteBatch& batch, bool sync) {
+  if (auto refused = refuse_write()) return *refused;
   if (!has_space())
     return WriteStatus::failed(StoreError::Kind::NoSpace,
                                "less than " + std::to_string(min_free_bytes_) + " bytes free for " + path_);
   rocksdb::WriteOptions options;
   options.sync = sync;
   rocksdb::Status s = db_->Write(options, &batch);
-  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  if (!s.ok()) return failed_write(s);
   if (sync) ++syncs_;
   return WriteStatus::ok();
 }
 
 WriteStatus Store::sync() {
+  if (auto refused = refuse_write()) return *refused;
   rocksdb::Status s = db_->SyncWAL();
-  if (!s.ok()) return WriteStatus::failed(kind_of(s), s.ToString());
+  if (!s.ok()) return failed_write(s);
   ++syncs_;
   return WriteStatus::ok();
+}
+
+std::optional<WriteStatus> Store::refuse_write() const {
+  if (!write_failed_.load(std::memory_order_acquire)) return std::nullopt;
+  return WriteStatus::failed(StoreError::Kind::Io,
+                             "the store takes no more writes after a failed one: a restart recovers from its log");
+}
+
+WriteStatus Store::failed_write(const rocksdb::Status& s) {
+  auto status = WriteStatus::failed(kind_of(s), s.ToString());
+  if (!write_failed_.exchange(true) && on_failed_write_) on_failed_write_(status.message());
+  return status;
 }
 
 bool Store::has_space() const {
@@ -647,7 +662,8 @@ std::size_t Store::purge_idempotency(std::int64_t now_ms, std::int64_t ttl_ms) {
     return true;
   });
   std::size_t n = expired.Count();
-  if (n > 0) check(db_->Write(rocksdb::WriteOptions(), &expired), "purge");
+  if (n > 0)
+    if (auto status = write(expired, false); !status.is_ok()) throw StoreError(status.kind(), "purge: " + status.message());
   return n;
 }
 

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,7 @@
 
 namespace rocksdb {
 class DB;
+class Status;
 class Env;
 class ColumnFamilyHandle;
 class WriteBatch;
@@ -143,6 +145,8 @@ class Store {
     // Writes are refused while less than this is free: room for memtable flushes and compactions.
     // Default 256 MiB.
     std::uint64_t min_free_bytes = 256u << 20;
+    // Called once, with RocksDB's account, when RocksDB fails a write or a sync (see write()).
+    std::function<void(const std::string&)> on_failed_write = {};
   };
 
   // While one of these lives on a thread, the store's reads on that thread use only what is in
@@ -170,6 +174,14 @@ class Store {
   // the size of the request it stores), saves the batch's buffer from growing by doubling.
   Batch batch(std::size_t reserve_bytes = 0) const { return Batch(*this, reserve_bytes); }
   // Applies `batch` atomically and fsyncs before returning Ok.
+  //
+  // Once RocksDB has failed a write or a sync (a full disk, an I/O error), every later write and
+  // sync fails without reaching it, and Options::on_failed_write is called: what RocksDB wrote of
+  // the failed write's log record is unknown, and writing after it is not safe (Debian's RocksDB
+  // 7.8 asserts on the log's next write, even after it has recovered from the error, and a sync
+  // that failed may have dropped pages that a later sync would report as written). Reopening the
+  // store recovers from the log up to its last whole record: what was acknowledged, and possibly
+  // the failed write, which its caller was told had failed.
   WriteStatus write(Batch& batch) { return write(batch, true); }
   // Applies `batch` atomically without waiting for the disk. A later synced write makes it durable
   // too (the log is synced up to that write).
@@ -181,8 +193,8 @@ class Store {
   WriteStatus sync();
 
   // False while the file system of the data directory has less than min_free_bytes free: then
-  // every write fails with Kind::NoSpace before reaching RocksDB (which must never meet a full
-  // disk: Debian's build asserts on a log write after an I/O error). Writes work again by
+  // every write fails with Kind::NoSpace before reaching RocksDB (a write that RocksDB fails for
+  // lack of space is the store's last until it is reopened: see write()). Writes work again by
   // themselves once space returns. Checked at most every 100 ms.
   bool has_space() const;
 
@@ -257,6 +269,11 @@ class Store {
   std::string group_buffer_;
   WriteStatus write(Batch& batch, bool sync);
   WriteStatus write(rocksdb::WriteBatch& batch, bool sync);
+  std::optional<WriteStatus> refuse_write() const;     // after a failed write (see write())
+  WriteStatus failed_write(const rocksdb::Status& s);  // reports it; every later write is refused
+
+  std::function<void(const std::string&)> on_failed_write_;
+  std::atomic<bool> write_failed_{false};
 
   std::string path_;
   std::uint64_t min_free_bytes_;

@@ -23,7 +23,20 @@ void TestDaemon::start() {
     integration_ = banner_value(banner.str(), "  Integration-ID: ");
     key_ = banner_value(banner.str(), "  Authorization: Token ");
   }
-  thread_ = std::thread([this] { app_->run(); });
+  std::promise<bool> run;
+  store_failed_ = run.get_future();
+  thread_ = std::thread([this, run = std::move(run)]() mutable { run.set_value(app_->run()); });
+}
+
+bool TestDaemon::wait_until_stopped() {
+  if (store_failed_.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    stop();
+    return false;
+  }
+  bool failed = store_failed_.get();
+  thread_.join();
+  app_.reset();
+  return failed;
 }
 
 void TestDaemon::stop() {

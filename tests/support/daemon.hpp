@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +38,9 @@ class TestDaemon {
 
   void start();
   void stop();
+  // Waits (at most 20 s, then stops it) until the daemon stops by itself; true if it stopped for
+  // a write its store failed.
+  bool wait_until_stopped();
   void restart() {
     stop();
     start();
@@ -60,6 +64,7 @@ class TestDaemon {
   ManualClock clock_;
   std::unique_ptr<App> app_;
   std::thread thread_;
+  std::future<bool> store_failed_;  // what run() returns
   std::uint16_t port_ = 0;
   std::string integration_;
   std::string key_;

@@ -22,7 +22,10 @@ SmallDisk::~SmallDisk() { ::umount2(path_.c_str(), MNT_DETACH); }
 void SmallDisk::fill(std::uint64_t leave_bytes) {
   std::ofstream filler(path_ + "/filler", std::ios::binary);
   std::string chunk(1 << 16, 'f');
-  while (std::filesystem::space(path_).available > leave_bytes + chunk.size()) filler.write(chunk.data(), chunk.size());
+  auto available = [&] { return std::filesystem::space(path_).available; };
+  while (available() > leave_bytes + chunk.size()) filler.write(chunk.data(), chunk.size());
+  filler.flush();
+  if (available() > leave_bytes) filler.write(chunk.data(), available() - leave_bytes);
 }
 
 void SmallDisk::free_filler() { std::filesystem::remove(path_ + "/filler"); }

@@ -18,7 +18,7 @@ class SmallDisk {
   SmallDisk& operator=(const SmallDisk&) = delete;
   const std::string& path() const { return path_; }
 
-  // Writes a filler file until `leave_bytes` are free.
+  // Writes a filler file until `leave_bytes` are free (to the page: tmpfs allocates whole pages).
   void fill(std::uint64_t leave_bytes);
   void free_filler();
 
