@@ -72,7 +72,7 @@ App::~App() {
 std::string App::admin_socket_path() const { return (std::filesystem::path(settings_.data_dir) / "hookd.sock").string(); }
 
 void App::start(std::ostream& out) {
-  std::filesystem::create_directories(settings_.data_dir);
+  // The store creates the data directory.
   storage::Store::Options store_options;
   store_options.path = settings_.data_dir;
   store_options.min_free_bytes = settings_.storage.min_free_bytes;

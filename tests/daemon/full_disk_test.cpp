@@ -2,7 +2,6 @@
 // corrupted, deliveries pause, and everything resumes by itself when space returns.
 #include <gtest/gtest.h>
 
-
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"

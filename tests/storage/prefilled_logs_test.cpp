@@ -134,7 +134,7 @@ TEST(PrefilledLogs, ClosingTheStoreTrimsTheZeros) {
 TEST(PrefilledLogs, ALogThatCannotBeFilledIsWrittenAsBefore) {
   // Room for RocksDB's own files and a little log, not for the two chunks of zeros a new log
   // starts with: the fill gives back what it wrote and stops. (Had it left the disk full,
-  // RocksDB's info log would fail its next write, and Debian's RocksDB asserts on the write after.)
+  // RocksDB's next log write would fail, and with it the store: storage::Store::write.)
   test::SmallDisk disk("1m");
   test::TempDir crash;
   fs::path data = fs::path(disk.path()) / "data";
