@@ -1,18 +1,17 @@
 // RocksDB's info log goes to hookd's log (storage/info_log.hpp), not to a file of its own, and a
 // write that RocksDB failed is the store's last until it is reopened (Store::write).
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "storage/store.hpp"
+#include "tests/support/captured_log.hpp"
 #include "tests/support/small_disk.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -21,42 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// spdlog's default logger replaced, while this lives, by one that keeps lines as "level message".
-// RocksDB's threads log while the test reads: the lines are kept under the sink's own mutex.
-class CapturedLog {
- public:
-  explicit CapturedLog(spdlog::level::level_enum level) : previous_(spdlog::default_logger()) {
-    auto logger = std::make_shared<spdlog::logger>("captured", sink_);
-    logger->set_pattern("%l %v");
-    logger->set_level(level);
-    spdlog::set_default_logger(logger);
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return sink_->text(); }
-
- private:
-  class Sink final : public spdlog::sinks::base_sink<std::mutex> {
-   public:
-    std::string text() {
-      std::lock_guard lock(mutex_);
-      return text_;
-    }
-
-   protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-      spdlog::memory_buf_t line;
-      formatter_->format(msg, line);
-      text_.append(line.data(), line.size());
-    }
-    void flush_() override {}
-
-   private:
-    std::string text_;
-  };
-
-  std::shared_ptr<spdlog::logger> previous_;
-  std::shared_ptr<Sink> sink_ = std::make_shared<Sink>();
-};
+using test::CapturedLog;
 
 // Some of RocksDB's warnings and errors end in a newline of their own.
 bool has_empty_line_after_a_problem(const std::string& text) {
