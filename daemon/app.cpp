@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <ostream>
 
+#include "api/idempotency.hpp"
 #include "daemon/metrics.hpp"
+#include "engine/retention.hpp"
 #include "net/tls.hpp"
 
 namespace hookd {
@@ -155,6 +157,7 @@ void App::start(std::ostream& out) {
   }
   engine_->start();
   start_maintenance();
+  schedule_retention(std::chrono::milliseconds(0));  // a first pass at once: a daemon may not run long
   spdlog::info("hookd {} serving the API on {}{}, admin socket {}", HOOKD_VERSION,
                api_endpoint_.address().to_string() + ":" + std::to_string(api_port()), tls_ ? " (TLS)" : "",
                admin_socket_path());
@@ -190,6 +193,31 @@ void App::start_maintenance() {
   });
 }
 
+void App::schedule_retention(std::chrono::milliseconds delay) {
+  retention_.expires_after(delay);
+  retention_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // canceled: shutting down
+    net::post(blocking_, [this] {
+      engine::RetentionOptions options;
+      if (settings_.retention.days == 0) options.keep_ms.reset();
+      else options.keep_ms = static_cast<std::int64_t>(settings_.retention.days) * 24 * 60 * 60 * 1000;
+      options.idempotency_ttl_ms = api::Idempotency::kTtlMs;
+      try {
+        auto removed = engine::remove_expired(*store_, *engine_, now_ms_(), options, retention_stop_);
+        if (removed == engine::RetentionCounts{}) spdlog::debug("retention: removed nothing");
+        else
+          spdlog::info("retention: removed {} events with {} deliveries, and {} idempotency records", removed.events,
+                       removed.deliveries, removed.idempotency_records);
+      } catch (const std::exception& e) {
+        spdlog::error("retention: {}", e.what());
+      }
+      net::post(io_, [this] {
+        if (!retention_stop_) schedule_retention(std::chrono::milliseconds(settings_.retention.interval_ms));
+      });
+    });
+  });
+}
+
 void App::stop() {
   net::post(io_, [this] { begin_shutdown(); });
 }
@@ -198,6 +226,8 @@ void App::begin_shutdown() {
   if (shutdown_deadline_) return;
   signals_.cancel();
   maintenance_.cancel();
+  retention_stop_ = true;
+  retention_.cancel();
   for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
     if (server) server->stop();
   // Requests still in flight get until the deadline; then their connections are closed too, and

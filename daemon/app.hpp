@@ -51,6 +51,9 @@ class App {
  private:
   void begin_shutdown();
   void start_maintenance();
+  // Runs a retention pass (engine/retention.hpp) on the blocking pool after `delay`, and again
+  // every retention.interval_ms after each pass ends.
+  void schedule_retention(std::chrono::milliseconds delay);
 
   Settings settings_;
   std::function<std::int64_t()> now_ms_;
@@ -74,6 +77,8 @@ class App {
   net::signal_set signals_{io_, SIGINT, SIGTERM};
   std::optional<net::steady_timer> shutdown_deadline_;
   net::steady_timer maintenance_{io_};  // periodic upkeep while serving (see start_maintenance)
+  net::steady_timer retention_{io_};
+  std::atomic<bool> retention_stop_{false};  // a pass in progress ends early: shutting down
   tcp::endpoint api_endpoint_;
   tcp::endpoint ingress_endpoint_;
 };

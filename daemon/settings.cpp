@@ -122,6 +122,7 @@ const std::map<std::string, Setter>& setters() {
       {"events.types", field<S::Events, std::vector<std::string>>(&S::events, &S::Events::types, to_list)},
       {"storage.min_free_bytes", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::min_free_bytes, to_uint)},
       {"retention.days", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::days, to_uint)},
+      {"retention.interval_ms", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::interval_ms, to_uint)},
       {"log.level", field<S::Log, std::string>(&S::log, &S::Log::level, [](const std::string& v) {
          return one_of(v, {"trace", "debug", "info", "warn", "error", "critical", "off"});
        })},
@@ -186,6 +187,8 @@ void check(const Settings& s) {
   if (s.retry.max_attempts == 0) throw SettingsError("setting retry.max_attempts must be at least 1");
   if (s.retry.factor < 1) throw SettingsError("setting retry.factor must be at least 1");
   if (s.events.types.empty()) throw SettingsError("setting events.types must name at least one event type");
+  if (s.retention.days > 36'500) throw SettingsError("setting retention.days must be at most 36500 (0 keeps everything)");
+  if (s.retention.interval_ms == 0) throw SettingsError("setting retention.interval_ms must be at least 1");
   if (s.storage.min_free_bytes < (128u << 20))
     throw SettingsError("setting storage.min_free_bytes must be at least 134217728 (128 MiB): RocksDB needs room to flush");
 }

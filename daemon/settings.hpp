@@ -66,7 +66,8 @@ struct Settings {
   } storage;
 
   struct Retention {
-    std::uint64_t days = 30;
+    std::uint64_t days = 30;                   // 0: events and deliveries are kept for good
+    std::uint64_t interval_ms = 3'600'000;     // how often expired records are looked for
   } retention;
 
   struct Log {

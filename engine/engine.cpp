@@ -130,6 +130,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
   std::promise<RetryOutcome> outcome;
   net::post(io_, [&] {
     if (stopping_) return outcome.set_value(RetryOutcome::Unavailable);
+    if (removing_.contains(delivery_id)) return outcome.set_value(RetryOutcome::NotFound);
     auto d = load(delivery_id);
     if (!d || d->integration_id != integration_id) return outcome.set_value(RetryOutcome::NotFound);
     if (d->state == DeliveryState::Succeeded || d->state == DeliveryState::Canceled)
@@ -153,6 +154,47 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     });
   });
   return outcome.get_future().get();
+}
+
+Engine::Removed Engine::remove_expired(std::vector<storage::ExpiredEvent> expired, std::int64_t cutoff_ms) {
+  if (!thread_.joinable()) return {};
+  std::promise<Removed> removed;
+  net::post(io_, [&] {
+    if (stopping_) return removed.set_value({});
+    // Read first: a failed read must leave nothing half written.
+    std::vector<std::pair<const storage::ExpiredEvent*, std::vector<Delivery>>> still_expired;
+    try {
+      for (const auto& e : expired) {
+        std::vector<Delivery> now;  // the deliveries as they are now
+        for (const auto& found : e.deliveries) {
+          if (tracked_.contains(found.id)) break;  // the store may not have its latest state
+          auto d = store_.find_delivery(found.id);
+          if (!d || storage::is_active(d->state) || d->updated_at_ms >= cutoff_ms) break;
+          now.push_back(std::move(*d));
+        }
+        if (now.size() == e.deliveries.size()) still_expired.emplace_back(&e, std::move(now));
+      }
+    } catch (const std::exception& ex) {
+      spdlog::error("retention: reading deliveries failed: {}", ex.what());
+      return removed.set_value({});
+    }
+    if (still_expired.empty()) return removed.set_value({});
+    Removed counts;
+    std::vector<std::string> ids;
+    storage::Batch& batch = outgoing_batch();
+    for (const auto& [e, deliveries] : still_expired) {
+      batch.delete_event(e->event, deliveries);
+      for (const auto& d : deliveries) ids.push_back(d.id);
+      ++counts.events;
+    }
+    counts.deliveries = ids.size();
+    removing_.insert(ids.begin(), ids.end());
+    submit({}, [this, ids = std::move(ids), counts, &removed](bool ok) {
+      for (const auto& id : ids) removing_.erase(id);
+      removed.set_value(ok ? counts : Removed{});
+    });
+  });
+  return removed.get_future().get();
 }
 
 Engine::Stats Engine::stats() const {

@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/delivery_client.hpp"
@@ -90,6 +91,18 @@ class Engine {
   void webhook_deleted(std::string integration_id, std::uint64_t webhook_seq);
   // Thread-safe; blocks until done. Schedules a failed or active delivery of the integration now.
   RetryOutcome retry_now(const std::string& integration_id, const std::string& delivery_id);
+
+  // Thread-safe; blocks until done. Retention: removes the events of `expired` (as
+  // Store::expired_events found them) with their deliveries and attempts, but not an event of
+  // which a delivery is the engine's now (queued, in flight, or written and not yet applied) or
+  // has changed since it was found (a manual retry made it active, or it finished at or after
+  // `cutoff_ms`). The check and the removal happen on the engine's thread, where every change of a
+  // delivery is made, so none can slip between them.
+  struct Removed {
+    std::size_t events = 0;
+    std::size_t deliveries = 0;
+  };
+  Removed remove_expired(std::vector<storage::ExpiredEvent> expired, std::int64_t cutoff_ms);
 
   Stats stats() const;
 
@@ -209,6 +222,8 @@ class Engine {
     std::vector<std::function<void(bool ok)>> done;
   };
   std::optional<Outgoing> outgoing_;  // this round's writes, until submitted
+  // Deliveries whose removal by retention is not applied yet: a manual retry does not find them.
+  std::unordered_set<std::string> removing_;
   std::size_t in_flight_ = 0;
 
   std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_tracked_{0}, stat_attempts_{0}, stat_attempts_failed_{0},

@@ -105,11 +105,16 @@ std::string scoped(std::string_view prefix, std::string_view integration, std::s
   return k;
 }
 
-std::string webhook_record_key(std::string_view integration, std::uint64_t seq) {
-  return scoped("r", integration, be64(seq));
+// A webhook's or an event's record, and its entry in the index by id: the same keys in their
+// own families.
+std::string record_key(std::string_view integration, std::uint64_t seq) { return scoped("r", integration, be64(seq)); }
+std::string id_key(std::string_view integration, std::string_view id) { return scoped("i", integration, id); }
+// A delivery's entries in the per-webhook and the per-event index.
+std::string by_webhook_key(const Delivery& d) {
+  return scoped("w", d.integration_id, be64(d.webhook_seq) + be64(d.seq));
 }
-std::string webhook_index_key(std::string_view integration, std::string_view id) {
-  return scoped("i", integration, id);
+std::string by_event_key(const Delivery& d) {
+  return scoped("e", d.integration_id, be64(d.event_seq) + d.id);
 }
 
 thread_local bool memory_only_reads = false;  // see Store::MemoryOnlyReads
@@ -211,17 +216,17 @@ void Batch::delete_api_key(const ApiKey& v) {
 void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previous_id) {
   auto* cf = store_->family(Store::kWebhooks);
   if (previous_id && *previous_id != v.id)
-    check(batch_->Delete(cf, webhook_index_key(v.integration_id, *previous_id)), "batch");
-  check(batch_->Put(cf, webhook_record_key(v.integration_id, v.seq), encode(v)), "batch");
-  check(batch_->Put(cf, webhook_index_key(v.integration_id, v.id), be64(v.seq)), "batch");
+    check(batch_->Delete(cf, id_key(v.integration_id, *previous_id)), "batch");
+  check(batch_->Put(cf, record_key(v.integration_id, v.seq), encode(v)), "batch");
+  check(batch_->Put(cf, id_key(v.integration_id, v.id), be64(v.seq)), "batch");
   note_seq(static_cast<int>(Store::Sequence::Webhook), v.seq);
   webhooks_changed_ = true;
 }
 
 void Batch::delete_webhook(const Webhook& v) {
   auto* cf = store_->family(Store::kWebhooks);
-  check(batch_->Delete(cf, webhook_record_key(v.integration_id, v.seq)), "batch");
-  check(batch_->Delete(cf, webhook_index_key(v.integration_id, v.id)), "batch");
+  check(batch_->Delete(cf, record_key(v.integration_id, v.seq)), "batch");
+  check(batch_->Delete(cf, id_key(v.integration_id, v.id)), "batch");
   webhooks_changed_ = true;
 }
 
@@ -231,8 +236,8 @@ void Batch::put_idempotency(std::string_view integration_id, std::string_view ke
 
 void Batch::put_event(const Event& v) {
   auto* cf = store_->family(Store::kEvents);
-  check(batch_->Put(cf, scoped("r", v.integration_id, be64(v.seq)), encode(v)), "batch");
-  check(batch_->Put(cf, scoped("i", v.integration_id, v.id), be64(v.seq)), "batch");
+  check(batch_->Put(cf, record_key(v.integration_id, v.seq), encode(v)), "batch");
+  check(batch_->Put(cf, id_key(v.integration_id, v.id), be64(v.seq)), "batch");
   note_seq(static_cast<int>(Store::Sequence::Event), v.seq);
 }
 
@@ -240,8 +245,8 @@ void Batch::put_delivery(const Delivery& v, const Delivery* before) {
   auto* cf = store_->family(Store::kDeliveries);
   check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
   if (!before) {
-    check(batch_->Put(cf, scoped("w", v.integration_id, be64(v.webhook_seq) + be64(v.seq)), v.id), "batch");
-    check(batch_->Put(cf, scoped("e", v.integration_id, be64(v.event_seq) + v.id), ""), "batch");
+    check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
+    check(batch_->Put(cf, by_event_key(v), ""), "batch");
     note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
   }
   auto* due = store_->family(Store::kDue);
@@ -251,6 +256,23 @@ void Batch::put_delivery(const Delivery& v, const Delivery* before) {
 
 void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
   check(batch_->Put(store_->family(Store::kAttempts), attempt_key(delivery_id, attempt.number), encode(attempt)), "batch");
+}
+
+void Batch::delete_event(const Event& event, std::span<const Delivery> deliveries) {
+  auto* events = store_->family(Store::kEvents);
+  check(batch_->Delete(events, record_key(event.integration_id, event.seq)), "batch");
+  check(batch_->Delete(events, id_key(event.integration_id, event.id)), "batch");
+  auto* cf = store_->family(Store::kDeliveries);
+  auto* attempts = store_->family(Store::kAttempts);
+  for (const auto& d : deliveries) {
+    check(batch_->Delete(cf, "d" + d.id), "batch");
+    check(batch_->Delete(cf, by_webhook_key(d)), "batch");
+    check(batch_->Delete(cf, by_event_key(d)), "batch");
+    if (is_active(d.state)) check(batch_->Delete(store_->family(Store::kDue), due_key(d.next_attempt_ms, d.id)), "batch");
+    // Attempts are numbered from 1 and every one is recorded: point deletes, not a range
+    // deletion, whose tombstones RocksDB 7.8 checks on every read of the family.
+    for (std::uint32_t n = 1; n <= d.attempts; ++n) check(batch_->Delete(attempts, attempt_key(d.id, n)), "batch");
+  }
 }
 
 Store::Store(const Options& options)
@@ -501,13 +523,13 @@ std::vector<ApiKey> Store::list_api_keys() const {
 }
 
 std::optional<Webhook> Store::find_webhook(std::string_view integration_id, std::string_view id) const {
-  auto seq = get(kWebhooks, webhook_index_key(integration_id, id));
+  auto seq = get(kWebhooks, id_key(integration_id, id));
   if (!seq) return std::nullopt;
   return find_webhook_by_seq(integration_id, read_be64(*seq));
 }
 
 std::optional<Webhook> Store::find_webhook_by_seq(std::string_view integration_id, std::uint64_t seq) const {
-  if (auto v = get(kWebhooks, webhook_record_key(integration_id, seq))) return decode<Webhook>(*v);
+  if (auto v = get(kWebhooks, record_key(integration_id, seq))) return decode<Webhook>(*v);
   return std::nullopt;
 }
 
@@ -522,7 +544,7 @@ Page<Webhook> Store::list_webhooks(std::string_view integration_id, std::uint64_
 }
 
 std::optional<Event> Store::find_event(std::string_view integration_id, std::string_view id) const {
-  auto seq = get(kEvents, scoped("i", integration_id, id));
+  auto seq = get(kEvents, id_key(integration_id, id));
   if (!seq) return std::nullopt;
   return find_event_by_seq(integration_id, read_be64(*seq));
 }
@@ -531,7 +553,7 @@ std::vector<std::optional<Event>> Store::find_events(std::string_view integratio
                                                      std::span<const std::string> ids) const {
   std::vector<std::string> keys;
   keys.reserve(ids.size());
-  for (const auto& id : ids) keys.push_back(scoped("i", integration_id, id));
+  for (const auto& id : ids) keys.push_back(id_key(integration_id, id));
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> seqs(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
@@ -546,7 +568,7 @@ std::vector<std::optional<Event>> Store::find_events(std::string_view integratio
 }
 
 std::optional<Event> Store::find_event_by_seq(std::string_view integration_id, std::uint64_t seq) const {
-  if (auto v = get(kEvents, scoped("r", integration_id, be64(seq)))) return decode<Event>(*v);
+  if (auto v = get(kEvents, record_key(integration_id, seq))) return decode<Event>(*v);
   return std::nullopt;
 }
 
@@ -595,6 +617,39 @@ std::vector<Attempt> Store::list_attempts(std::string_view delivery_id) const {
     out.push_back(decode<Attempt>(v));
     return true;
   });
+  return out;
+}
+
+std::vector<ExpiredEvent> Store::expired_events(ExpiryScan& scan, std::int64_t cutoff_ms, std::size_t limit) const {
+  std::vector<ExpiredEvent> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options(), family(kEvents)));
+  it->Seek(slice(scan.after.empty() ? std::string_view("r") : std::string_view(scan.after)));
+  for (std::size_t looked_at = 0; it->Valid() && out.size() < limit && looked_at < 4 * limit;) {
+    std::string_view k = view(it->key());
+    if (!k.starts_with('r')) break;  // past the event records, into the id index
+    if (k == scan.after) {
+      it->Next();
+      continue;
+    }
+    ++looked_at;
+    scan.after.assign(k);
+    auto event = decode<Event>(view(it->value()));
+    if (event.created_at_ms >= cutoff_ms) {
+      // The integration's later events are younger still: on to the next integration, whose keys
+      // are the first after every key that starts "r<integration>\0".
+      scan.after = scoped("r", event.integration_id, "");
+      scan.after.back() = '\1';
+      it->Seek(slice(scan.after));
+      continue;
+    }
+    auto deliveries = deliveries_of_event(event.integration_id, event.seq);
+    if (std::all_of(deliveries.begin(), deliveries.end(),
+                    [&](const Delivery& d) { return !is_active(d.state) && d.updated_at_ms < cutoff_ms; }))
+      out.push_back({std::move(event), std::move(deliveries)});
+    it->Next();
+  }
+  check(it->status(), "scan events");
+  scan.done = !it->Valid() || !it->key().starts_with("r");
   return out;
 }
 

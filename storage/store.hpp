@@ -84,6 +84,18 @@ struct CreatedDeliveries {
   bool durable = false;
 };
 
+// An event that retention may remove, with all its deliveries (Store::expired_events).
+struct ExpiredEvent {
+  Event event;
+  std::vector<Delivery> deliveries;
+};
+
+// How far a scan for expired events has come. A new one starts at the beginning.
+struct ExpiryScan {
+  std::string after;  // the position: the last key looked at
+  bool done = false;  // every event has been looked at
+};
+
 // What the store reports about itself, for metrics. Estimates where RocksDB keeps estimates.
 struct StoreStats {
   std::uint64_t due_entries = 0;        // active deliveries waiting in the due index (estimate)
@@ -120,6 +132,9 @@ class Batch {
   // active) and adds one at next_attempt_ms if the delivery is active now.
   void put_delivery(const Delivery& delivery, const Delivery* before = nullptr);
   void put_attempt(std::string_view delivery_id, const Attempt& attempt);
+  // Removes `event` with `deliveries`, which must be all of its deliveries, their index entries
+  // and their attempts: retention (Store::expired_events).
+  void delete_event(const Event& event, std::span<const Delivery> deliveries);
 
   bool empty() const;
 
@@ -239,6 +254,14 @@ class Store {
   Page<Delivery> list_deliveries_of_webhook(std::string_view integration_id, std::uint64_t webhook_seq,
                                             std::uint64_t offset, std::uint64_t limit, bool only_active = false) const;
   std::vector<Attempt> list_attempts(std::string_view delivery_id) const;
+
+  // Retention: events created before `cutoff_ms` whose deliveries are all finished and last
+  // changed before it, with those deliveries; at most `limit`, going on from `scan` and advancing
+  // it. Events are looked at by integration, then in creation order, and an integration's first
+  // event created at or after the cutoff ends its part of the scan (creation times follow
+  // creation order but for steps of the clock). At most 4 * `limit` events are looked at per
+  // call, so that each call stays short. Reads only: the caller removes what it finds.
+  std::vector<ExpiredEvent> expired_events(ExpiryScan& scan, std::int64_t cutoff_ms, std::size_t limit) const;
 
   // Due-index entries strictly after `after` and due before `until_ms`, in order, at most `limit`.
   std::vector<DueKey> scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const;

@@ -95,6 +95,8 @@ TEST(Settings, BadSettingsNameTheKey) {
   EXPECT_NE(error_of({.overrides = {{"api.tls_cert", "/c.pem"}}}).find("api.tls_key"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"retry.max_attempts", "0"}}}).find("retry.max_attempts"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"api.io_threads", "0"}}}).find("api.io_threads"), std::string::npos);
+  EXPECT_NE(error_of({.overrides = {{"retention.days", "36501"}}}).find("retention.days"), std::string::npos);
+  EXPECT_NE(error_of({.overrides = {{"retention.interval_ms", "0"}}}).find("retention.interval_ms"), std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api]\nmax_body_bytes = -5\n")}).find("api.max_body_bytes"),
             std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api\n")}).find("hookd.toml"), std::string::npos);
@@ -131,6 +133,8 @@ TEST(Settings, TheExampleConfigLoadsAndStatesTheDefaults) {
   EXPECT_EQ(example.retry.factor, defaults.retry.factor);
   EXPECT_EQ(example.events.types, defaults.events.types);
   EXPECT_EQ(example.log.format, defaults.log.format);
+  EXPECT_EQ(example.retention.days, defaults.retention.days);
+  EXPECT_EQ(example.retention.interval_ms, defaults.retention.interval_ms);
 }
 
 }  // namespace

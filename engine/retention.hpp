@@ -1,0 +1,37 @@
+// Retention (SPEC §6): what hookd keeps, and for how long. An event is removed, with its
+// deliveries and their attempts, once it was created `keep_ms` ago and each of its deliveries has
+// been finished (succeeded, failed or canceled) for that long; an event still being delivered, or
+// retried by hand, stays until then. Idempotency records are removed once they have expired.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+
+#include "engine/engine.hpp"
+#include "storage/store.hpp"
+
+namespace hookd::engine {
+
+struct RetentionOptions {
+  std::optional<std::int64_t> keep_ms = 30LL * 24 * 60 * 60 * 1000;  // retention.days; none: kept for good
+  std::int64_t idempotency_ttl_ms = 24LL * 60 * 60 * 1000;
+  // Events removed in one write. The engine's thread reads each of their deliveries again first
+  // (from the block cache, where the scan just left them): short steps keep its stall short.
+  std::size_t events_per_step = 64;
+};
+
+struct RetentionCounts {
+  std::uint64_t events = 0;
+  std::uint64_t deliveries = 0;
+  std::uint64_t idempotency_records = 0;
+  bool operator==(const RetentionCounts&) const = default;
+};
+
+// One pass over the whole store at `now_ms`: reads on the calling thread (which may block), removes
+// through the engine (Engine::remove_expired), in steps. Returns early, with what it removed so
+// far, once `stop` is set. Throws storage::StoreError if a read fails.
+RetentionCounts remove_expired(storage::Store& store, Engine& engine, std::int64_t now_ms,
+                               const RetentionOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace hookd::engine
