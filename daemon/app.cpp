@@ -10,7 +10,6 @@
 
 #include "api/idempotency.hpp"
 #include "daemon/metrics.hpp"
-#include "engine/retention.hpp"
 #include "net/tls.hpp"
 
 namespace hookd {
@@ -115,6 +114,9 @@ void App::start(std::ostream& out) {
     m.api_connections = api_server_->connections() + (ingress_server_ ? ingress_server_->connections() : 0);
     m.engine = engine_->stats();
     m.store = store_->stats();
+    std::lock_guard lock(retention_mutex_);
+    m.retention_passes = retention_passes_;
+    m.retention_removed = retention_removed_;
     return render_metrics(m);
   };
   api_ = std::make_unique<api::ApiService>(*store_, *committer_, blocking_.get_executor(),
@@ -204,6 +206,11 @@ void App::schedule_retention(std::chrono::milliseconds delay) {
       options.idempotency_ttl_ms = api::Idempotency::kTtlMs;
       try {
         auto removed = engine::remove_expired(*store_, *engine_, now_ms_(), options, retention_stop_);
+        {
+          std::lock_guard lock(retention_mutex_);
+          ++retention_passes_;
+          retention_removed_ += removed;
+        }
         if (removed == engine::RetentionCounts{}) spdlog::debug("retention: removed nothing");
         else
           spdlog::info("retention: removed {} events with {} deliveries, and {} idempotency records", removed.events,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "api/admin.hpp"
@@ -17,6 +18,7 @@
 #include "api/service.hpp"
 #include "daemon/settings.hpp"
 #include "engine/engine.hpp"
+#include "engine/retention.hpp"
 #include "net/event_loops.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/store.hpp"
@@ -79,6 +81,9 @@ class App {
   net::steady_timer maintenance_{io_};  // periodic upkeep while serving (see start_maintenance)
   net::steady_timer retention_{io_};
   std::atomic<bool> retention_stop_{false};  // a pass in progress ends early: shutting down
+  std::mutex retention_mutex_;               // guards the two below, for /metrics
+  std::uint64_t retention_passes_ = 0;
+  engine::RetentionCounts retention_removed_;
   tcp::endpoint api_endpoint_;
   tcp::endpoint ingress_endpoint_;
 };

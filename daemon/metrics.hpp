@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/engine.hpp"
+#include "engine/retention.hpp"
 #include "storage/store.hpp"
 
 namespace hookd {
@@ -14,6 +15,8 @@ struct MetricsSnapshot {
   std::uint64_t api_connections = 0;
   engine::Engine::Stats engine;
   storage::StoreStats store;
+  std::uint64_t retention_passes = 0;          // finished since start
+  engine::RetentionCounts retention_removed;   // by them
 };
 
 std::string render_metrics(const MetricsSnapshot& m);

@@ -26,6 +26,12 @@ struct RetentionCounts {
   std::uint64_t deliveries = 0;
   std::uint64_t idempotency_records = 0;
   bool operator==(const RetentionCounts&) const = default;
+  RetentionCounts& operator+=(const RetentionCounts& more) {
+    events += more.events;
+    deliveries += more.deliveries;
+    idempotency_records += more.idempotency_records;
+    return *this;
+  }
 };
 
 // One pass over the whole store at `now_ms`: reads on the calling thread (which may block), removes

@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <regex>
-#include <sstream>
 
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
@@ -15,15 +14,6 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-// The value of the sample line `name` (with its labels) in a Prometheus text page; -1 if absent.
-double sample(const std::string& page, const std::string& name) {
-  std::istringstream lines(page);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-  return -1;
-}
 
 TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   Receiver ok, gone;
@@ -47,24 +37,24 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   HttpResult page;
   ASSERT_TRUE(wait_until([&] {
     page = anonymous.request(http::verb::get, "/metrics");
-    return sample(page.body, "hookd_deliveries_total{outcome=\"failed\"}") == 3 &&
-           sample(page.body, "hookd_deliveries_total{outcome=\"succeeded\"}") == 3;
+    return metric_sample(page.body, "hookd_deliveries_total{outcome=\"failed\"}") == 3 &&
+           metric_sample(page.body, "hookd_deliveries_total{outcome=\"succeeded\"}") == 3;
   })) << page.body;
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.header("Content-Type"), "text/plain; version=0.0.4");
-  EXPECT_EQ(sample(page.body, "hookd_events_accepted_total"), 3);
-  EXPECT_EQ(sample(page.body, "hookd_attempts_total{outcome=\"success\"}"), 3);
-  EXPECT_EQ(sample(page.body, "hookd_attempts_total{outcome=\"failure\"}"), 3);
-  EXPECT_EQ(sample(page.body, "hookd_deliveries_total{outcome=\"succeeded\"}"), 3);
-  EXPECT_EQ(sample(page.body, "hookd_attempt_duration_seconds_count"), 6);
-  EXPECT_EQ(sample(page.body, "hookd_attempt_duration_seconds_bucket{le=\"+Inf\"}"), 6);
-  EXPECT_GE(sample(page.body, "hookd_attempts_in_flight"), 0);
-  EXPECT_GE(sample(page.body, "hookd_scheduled_deliveries"), 0);
+  EXPECT_EQ(metric_sample(page.body, "hookd_events_accepted_total"), 3);
+  EXPECT_EQ(metric_sample(page.body, "hookd_attempts_total{outcome=\"success\"}"), 3);
+  EXPECT_EQ(metric_sample(page.body, "hookd_attempts_total{outcome=\"failure\"}"), 3);
+  EXPECT_EQ(metric_sample(page.body, "hookd_deliveries_total{outcome=\"succeeded\"}"), 3);
+  EXPECT_EQ(metric_sample(page.body, "hookd_attempt_duration_seconds_count"), 6);
+  EXPECT_EQ(metric_sample(page.body, "hookd_attempt_duration_seconds_bucket{le=\"+Inf\"}"), 6);
+  EXPECT_GE(metric_sample(page.body, "hookd_attempts_in_flight"), 0);
+  EXPECT_GE(metric_sample(page.body, "hookd_scheduled_deliveries"), 0);
   // Two webhooks and three events, each acknowledged after an fsync of the log.
-  EXPECT_GE(sample(page.body, "hookd_rocksdb_syncs_total"), 5);
+  EXPECT_GE(metric_sample(page.body, "hookd_rocksdb_syncs_total"), 5);
   // At least one connection to each receiver, at most one per attempt.
-  EXPECT_GE(sample(page.body, "hookd_delivery_connections_opened_total"), 2);
-  EXPECT_LE(sample(page.body, "hookd_delivery_connections_opened_total"), 6);
+  EXPECT_GE(metric_sample(page.body, "hookd_delivery_connections_opened_total"), 2);
+  EXPECT_LE(metric_sample(page.body, "hookd_delivery_connections_opened_total"), 6);
   EXPECT_NE(page.body.find("# TYPE hookd_attempt_duration_seconds histogram"), std::string::npos);
   // Buckets are cumulative.
   std::regex bucket(R"(hookd_attempt_duration_seconds_bucket\{le="[^"]+"\} (\d+))");

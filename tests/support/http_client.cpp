@@ -1,5 +1,6 @@
 #include "tests/support/http_client.hpp"
 
+#include <sstream>
 #include <stdexcept>
 
 namespace hookd::test {
@@ -14,6 +15,14 @@ struct HttpClient::Connection {
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
 };
+
+double metric_sample(const std::string& page, const std::string& name) {
+  std::istringstream lines(page);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
 
 boost::json::value HttpResult::json() const {
   boost::system::error_code ec;

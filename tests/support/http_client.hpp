@@ -25,6 +25,9 @@ struct HttpResult {
   std::string header(std::string_view name) const { return std::string(headers[name]); }
 };
 
+// The value of the sample line `name` (with its labels) in a Prometheus text page; -1 if absent.
+double metric_sample(const std::string& page, const std::string& name);
+
 class HttpClient {
  public:
   // With `ca_file`, speaks TLS and verifies the server's certificate for `host` against it.
