@@ -207,6 +207,8 @@ TEST(Retention, APassRemovesEverythingExpiredInStepsAndKeepsEverythingWithNoneTo
   std::int64_t now = system_now_ms();
   std::int64_t keep_ms = 1'000'000;
   for (int i = 0; i < 25; ++i) seed.event(i % 2 ? "a" : "b", "old" + std::to_string(i), now - keep_ms - 10, {DeliveryState::Succeeded}, now - keep_ms - 5);
+  // More deliveries than a step takes: removed in a step of its own.
+  seed.event("b", "wide", now - keep_ms - 10, std::vector<DeliveryState>(5, DeliveryState::Failed), now - keep_ms - 5);
   seed.event("a", "new", now, {DeliveryState::Succeeded}, now);
   storage::Batch batch = store.batch();
   batch.put_idempotency("a", "old-key", {"f", 201, "{}", now - 2000});
@@ -224,12 +226,13 @@ TEST(Retention, APassRemovesEverythingExpiredInStepsAndKeepsEverythingWithNoneTo
   forever.keep_ms.reset();
   forever.idempotency_ttl_ms = 1000;
   EXPECT_EQ(remove_expired(store, engine, now, forever, stop), (RetentionCounts{0, 0, 1}));
-  EXPECT_EQ(store.list_events("a", 0, 100).total + store.list_events("b", 0, 100).total, 26u);
+  EXPECT_EQ(store.list_events("a", 0, 100).total + store.list_events("b", 0, 100).total, 27u);
 
   RetentionOptions retention;
   retention.keep_ms = keep_ms;
-  retention.events_per_step = 4;
-  EXPECT_EQ(remove_expired(store, engine, now, retention, stop), (RetentionCounts{25, 25, 0}));
+  retention.events_per_scan = 4;
+  retention.deliveries_per_step = 3;
+  EXPECT_EQ(remove_expired(store, engine, now, retention, stop), (RetentionCounts{26, 30, 0}));
   EXPECT_EQ(store.list_events("b", 0, 100).total, 0u);
   auto left = store.list_events("a", 0, 100);
   ASSERT_EQ(left.total, 1u);
