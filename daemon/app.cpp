@@ -200,29 +200,37 @@ void App::schedule_retention(std::chrono::milliseconds delay) {
   retention_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // canceled: shutting down
     net::post(blocking_, [this] {
-      engine::RetentionOptions options;
-      if (settings_.retention.days == 0) options.keep_ms.reset();
-      else options.keep_ms = static_cast<std::int64_t>(settings_.retention.days) * 24 * 60 * 60 * 1000;
-      options.idempotency_ttl_ms = api::Idempotency::kTtlMs;
-      try {
-        auto removed = engine::remove_expired(*store_, *engine_, now_ms_(), options, retention_stop_);
-        {
-          std::lock_guard lock(retention_mutex_);
-          ++retention_passes_;
-          retention_removed_ += removed;
-        }
-        if (removed == engine::RetentionCounts{}) spdlog::debug("retention: removed nothing");
-        else
-          spdlog::info("retention: removed {} events with {} deliveries, and {} idempotency records", removed.events,
-                       removed.deliveries, removed.idempotency_records);
-      } catch (const std::exception& e) {
-        spdlog::error("retention: {}", e.what());
-      }
+      run_retention();
       net::post(io_, [this] {
         if (!retention_stop_) schedule_retention(std::chrono::milliseconds(settings_.retention.interval_ms));
       });
     });
   });
+}
+
+void App::run_retention() {
+  engine::RetentionOptions options;
+  if (settings_.retention.days > 0)
+    options.keep_ms = static_cast<std::int64_t>(settings_.retention.days) * 24 * 60 * 60 * 1000;
+  else
+    options.keep_ms.reset();  // kept for good
+  options.idempotency_ttl_ms = api::Idempotency::kTtlMs;
+  try {
+    auto removed = engine::remove_expired(*store_, *engine_, now_ms_(), options, retention_stop_);
+    {
+      std::lock_guard lock(retention_mutex_);
+      ++retention_passes_;
+      retention_removed_ += removed;
+    }
+    if (removed == engine::RetentionCounts{}) {
+      spdlog::debug("retention: removed nothing");
+    } else {
+      spdlog::info("retention: removed {} events with {} deliveries, and {} idempotency records", removed.events,
+                   removed.deliveries, removed.idempotency_records);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("retention: {}", e.what());
+  }
 }
 
 void App::stop() {

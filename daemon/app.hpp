@@ -56,6 +56,7 @@ class App {
   // Runs a retention pass (engine/retention.hpp) on the blocking pool after `delay`, and again
   // every retention.interval_ms after each pass ends.
   void schedule_retention(std::chrono::milliseconds delay);
+  void run_retention();  // one pass, on the calling thread
 
   Settings settings_;
   std::function<std::int64_t()> now_ms_;

@@ -165,14 +165,14 @@ Engine::Removed Engine::remove_expired(std::vector<storage::ExpiredEvent> expire
     std::vector<std::pair<const storage::ExpiredEvent*, std::vector<Delivery>>> still_expired;
     try {
       for (const auto& e : expired) {
-        std::vector<Delivery> now;  // the deliveries as they are now
+        std::vector<Delivery> current;  // the deliveries as they are now
         for (const auto& found : e.deliveries) {
           if (tracked_.contains(found.id)) break;  // the store may not have its latest state
           auto d = store_.find_delivery(found.id);
           if (!d || storage::is_active(d->state) || d->updated_at_ms >= cutoff_ms) break;
-          now.push_back(std::move(*d));
+          current.push_back(std::move(*d));
         }
-        if (now.size() == e.deliveries.size()) still_expired.emplace_back(&e, std::move(now));
+        if (current.size() == e.deliveries.size()) still_expired.emplace_back(&e, std::move(current));
       }
     } catch (const std::exception& ex) {
       spdlog::error("retention: reading deliveries failed: {}", ex.what());

@@ -1,5 +1,7 @@
 #include "engine/retention.hpp"
 
+#include <vector>
+
 namespace hookd::engine {
 
 RetentionCounts remove_expired(storage::Store& store, Engine& engine, std::int64_t now_ms,

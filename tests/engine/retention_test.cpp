@@ -106,7 +106,7 @@ TEST(Retention, ExpiredEventsAreOldWithEveryDeliveryFinishedBeforeTheCutoff) {
   EXPECT_EQ(ids_of(store.expired_events(all, kCutoff, 100)), found);
   EXPECT_TRUE(all.done);
   storage::ExpiryScan none;
-  EXPECT_TRUE(store.expired_events(none, kOld, 100).empty());  // nothing was finished before then
+  EXPECT_TRUE(store.expired_events(none, kOld, 100).empty());  // nothing was created before then
   EXPECT_TRUE(none.done);
 }
 
@@ -161,9 +161,9 @@ TEST(Retention, ADeliveryRetriedByHandAfterTheScanKeepsItsEvent) {
   std::int64_t now = system_now_ms();
   std::int64_t keep_ms = 30LL * 24 * 60 * 60 * 1000;
   std::int64_t cutoff = now - keep_ms;
-  // Point the webhook at the receiver: a retry by hand is delivered.
   seed.event("a", "retried", cutoff - 1000, {DeliveryState::Failed}, cutoff - 500);
   seed.event("a", "left", cutoff - 1000, {DeliveryState::Failed}, cutoff - 500);
+  // The webhook points at the receiver: a retry by hand is delivered.
   auto hook = *store.find_webhook_by_seq("a", seed.webhook_seq("a"));
   hook.url = receiver.url();
   storage::Batch batch = store.batch();
