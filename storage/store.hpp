@@ -143,6 +143,8 @@ class Batch {
   Batch(const Store& store, std::size_t reserve_bytes);
   // Sequence numbers are persisted as a high-water mark per kind, merged once when written.
   void note_seq(int kind, std::uint64_t seq);
+  // Moves `other`'s marks not yet written into this batch's.
+  void take_seqs(Batch& other);
   void seal();
   const Store* store_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;

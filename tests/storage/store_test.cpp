@@ -148,7 +148,7 @@ TEST(Store, SequenceSurvivesReopenAndIsNeverReused) {
 // What the group committer does with a group: several batches in one synced write.
 TEST(Store, WriteAllAppliesEveryBatchAndTheirSequencesAndWebhookVersion) {
   test::TempDir dir;
-  std::uint64_t highest = 0;
+  std::uint64_t highest = 0, event_seq = 0;
   {
     Store store({dir.str()});
     std::vector<Batch> batches;
@@ -170,8 +170,8 @@ TEST(Store, WriteAllAppliesEveryBatchAndTheirSequencesAndWebhookVersion) {
     batches.back().delete_webhook(gone);
     // Another column family, and a body as large as ingress's, after the delete.
     batches.push_back(store.batch());
-    batches.back().put_event({"i", store.next_seq(Store::Sequence::Event), "evt-1", "Payout.created",
-                              R"({"pad":")" + std::string(1024, 'x') + R"("})", 7});
+    event_seq = store.next_seq(Store::Sequence::Event);
+    batches.back().put_event({"i", event_seq, "evt-1", "Payout.created", R"({"pad":")" + std::string(1024, 'x') + R"("})", 7});
     ASSERT_TRUE(store.write_all(batches).is_ok());
 
     EXPECT_TRUE(store.find_webhook("i", "a"));
@@ -183,7 +183,9 @@ TEST(Store, WriteAllAppliesEveryBatchAndTheirSequencesAndWebhookVersion) {
   // Reopening replays the group from the log: its record must be one RocksDB reads back whole.
   Store reopened({dir.str()});
   EXPECT_EQ(reopened.list_webhooks("i", 0, 10).total, 2u);  // durable
-  EXPECT_GT(reopened.next_webhook_seq(), highest);           // the group's high-water mark merged
+  // The group's high-water marks, one per kind for the whole group, merged.
+  EXPECT_GT(reopened.next_webhook_seq(), highest);
+  EXPECT_GT(reopened.next_seq(Store::Sequence::Event), event_seq);
   auto event = reopened.find_event("i", "evt-1");
   ASSERT_TRUE(event);
   EXPECT_EQ(event->data_json.size(), 1024u + 10);
