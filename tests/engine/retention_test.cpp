@@ -1,11 +1,12 @@
 // Retention (engine/retention.hpp) on a real store: which events expire, that removing one leaves
-// nothing of it behind and nothing else touched, and that a delivery retried by hand after the
-// scan found it keeps its event.
+// nothing of it behind and nothing else touched, that a delivery retried by hand after the scan
+// found it keeps its event, and that one retried while its removal is being written is not found.
 #include "engine/retention.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +69,22 @@ class Seeded {
  private:
   Store& store_;
   std::map<std::string, std::uint64_t> webhooks_;
+};
+
+// A started engine on `store` with a committer of its own, on the system's clock.
+struct RunningEngine {
+  explicit RunningEngine(Store& store, bool allow_private_targets = false)
+      : committer(store), engine(store, committer, options(allow_private_targets)) {
+    engine.start();
+  }
+  static EngineOptions options(bool allow_private_targets) {
+    EngineOptions o;
+    o.client.allow_private_targets = allow_private_targets;
+    o.now_ms = system_now_ms;
+    return o;
+  }
+  storage::GroupCommitter committer;
+  Engine engine;  // after the committer: stopped before it goes
 };
 
 std::vector<std::string> ids_of(const std::vector<storage::ExpiredEvent>& expired) {
@@ -170,12 +187,8 @@ TEST(Retention, ADeliveryRetriedByHandAfterTheScanKeepsItsEvent) {
   batch.put_webhook(hook);
   ASSERT_TRUE(store.write(batch).is_ok());
 
-  storage::GroupCommitter committer(store);
-  EngineOptions options;
-  options.client.allow_private_targets = true;
-  options.now_ms = system_now_ms;
-  Engine engine(store, committer, options);
-  engine.start();
+  RunningEngine running(store, true);
+  Engine& engine = running.engine;
 
   storage::ExpiryScan scan;
   auto expired = store.expired_events(scan, cutoff, 10);
@@ -200,6 +213,47 @@ TEST(Retention, ADeliveryRetriedByHandAfterTheScanKeepsItsEvent) {
   engine.stop();
 }
 
+// Between the engine's submitting a removal and the committer's applying it, the store still
+// has the deliveries: a manual retry then must find none, or it would write a delivery back for
+// an event that is being removed. The committer is held in a callback to keep that window open.
+TEST(Retention, ARetryWhileTheRemovalIsBeingWrittenFindsNoDelivery) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  Seeded seed(store);
+  std::int64_t cutoff = system_now_ms() - 1000;
+  seed.event("a", "left", cutoff - 1000, {DeliveryState::Failed}, cutoff - 500);
+  // Succeeded: a retry of it answers NotRetryable and writes nothing, until the removal has begun.
+  seed.event("a", "probe", cutoff - 1000, {DeliveryState::Succeeded}, cutoff - 500);
+
+  RunningEngine running(store);
+  Engine& engine = running.engine;
+  storage::ExpiryScan scan;
+  auto expired = store.expired_events(scan, cutoff, 10);
+  ASSERT_EQ(ids_of(expired), (std::vector<std::string>{"a/left", "a/probe"}));
+
+  std::future<Engine::Removed> removal;  // before the gate: if an assertion ends the test, the gate opens first
+  std::promise<void> release;
+  std::atomic<bool> held{false};
+  running.committer.submit(store.batch(), [&, gate = release.get_future().share()](const storage::WriteStatus&) {
+    held = true;
+    gate.wait();
+  });
+  ASSERT_TRUE(test::wait_until([&] { return held.load(); }));
+  removal = std::async(std::launch::async, [&] { return engine.remove_expired(expired, cutoff); });
+  ASSERT_TRUE(test::wait_until([&] { return engine.retry_now("a", "probe-d0") == Engine::RetryOutcome::NotFound; }));
+  EXPECT_TRUE(store.find_delivery("left-d0"));  // not yet removed: the window is open
+  EXPECT_EQ(engine.retry_now("a", "left-d0"), Engine::RetryOutcome::NotFound);
+  release.set_value();
+
+  auto removed = removal.get();
+  EXPECT_EQ(removed.events, 2u);
+  EXPECT_EQ(removed.deliveries, 2u);
+  EXPECT_FALSE(store.find_event("a", "left"));
+  EXPECT_FALSE(store.find_delivery("left-d0"));
+  EXPECT_EQ(engine.retry_now("a", "left-d0"), Engine::RetryOutcome::NotFound);
+  engine.stop();
+}
+
 TEST(Retention, APassRemovesEverythingExpiredInStepsAndKeepsEverythingWithNoneToKeep) {
   test::TempDir dir;
   Store store({dir.str()});
@@ -215,11 +269,8 @@ TEST(Retention, APassRemovesEverythingExpiredInStepsAndKeepsEverythingWithNoneTo
   batch.put_idempotency("a", "new-key", {"f", 201, "{}", now});
   ASSERT_TRUE(store.write(batch).is_ok());
 
-  storage::GroupCommitter committer(store);
-  EngineOptions options;
-  options.now_ms = system_now_ms;
-  Engine engine(store, committer, options);
-  engine.start();
+  RunningEngine running(store);
+  Engine& engine = running.engine;
   std::atomic<bool> stop{false};
 
   RetentionOptions forever;
