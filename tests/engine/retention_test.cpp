@@ -225,15 +225,17 @@ TEST(Retention, ARetryWhileTheRemovalIsBeingWrittenFindsNoDelivery) {
   // Succeeded: a retry of it answers NotRetryable and writes nothing, until the removal has begun.
   seed.event("a", "probe", cutoff - 1000, {DeliveryState::Succeeded}, cutoff - 500);
 
+  // Declared before what they outlive: the committer's callback (held) may run until the engine
+  // goes, and the gate (release) must open before the removal is waited for.
+  std::atomic<bool> held{false};
   RunningEngine running(store);
   Engine& engine = running.engine;
   storage::ExpiryScan scan;
   auto expired = store.expired_events(scan, cutoff, 10);
   ASSERT_EQ(ids_of(expired), (std::vector<std::string>{"a/left", "a/probe"}));
 
-  std::future<Engine::Removed> removal;  // before the gate: if an assertion ends the test, the gate opens first
+  std::future<Engine::Removed> removal;
   std::promise<void> release;
-  std::atomic<bool> held{false};
   running.committer.submit(store.batch(), [&, gate = release.get_future().share()](const storage::WriteStatus&) {
     held = true;
     gate.wait();
