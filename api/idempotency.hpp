@@ -13,7 +13,7 @@ namespace hookd::api {
 
 class Idempotency {
  public:
-  static constexpr std::int64_t kTtlMs = 24LL * 60 * 60 * 1000;
+  static constexpr std::int64_t kTtlMs = storage::kIdempotencyTtlMs;
   static constexpr std::size_t kMaxKeyLength = 255;
 
   explicit Idempotency(storage::Store& store) : store_(store) {}

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <ostream>
 
-#include "api/idempotency.hpp"
 #include "daemon/metrics.hpp"
 #include "net/tls.hpp"
 
@@ -210,11 +209,8 @@ void App::schedule_retention(std::chrono::milliseconds delay) {
 
 void App::run_retention() {
   engine::RetentionOptions options;
-  if (settings_.retention.days > 0)
+  if (settings_.retention.days > 0)  // else kept for good
     options.keep_ms = static_cast<std::int64_t>(settings_.retention.days) * 24 * 60 * 60 * 1000;
-  else
-    options.keep_ms.reset();  // kept for good
-  options.idempotency_ttl_ms = api::Idempotency::kTtlMs;
   try {
     auto removed = engine::remove_expired(*store_, *engine_, now_ms_(), options, retention_stop_);
     {

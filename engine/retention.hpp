@@ -14,8 +14,8 @@
 namespace hookd::engine {
 
 struct RetentionOptions {
-  std::optional<std::int64_t> keep_ms = 30LL * 24 * 60 * 60 * 1000;  // retention.days; none: kept for good
-  std::int64_t idempotency_ttl_ms = 24LL * 60 * 60 * 1000;
+  std::optional<std::int64_t> keep_ms;  // retention.days; none: kept for good
+  std::int64_t idempotency_ttl_ms = storage::kIdempotencyTtlMs;
   std::size_t events_per_scan = 64;  // looked for at a time (Store::expired_events)
   // Removed in one write: whole events with about this many deliveries. The engine's thread reads
   // each delivery again first, about 3.5 us each from the block cache, where the scan just left

@@ -13,6 +13,8 @@ struct Integration {
   std::string name;
   std::int64_t created_at_ms = 0;
 };
+// How long a stored response answers a repeated Idempotency-Key (SPEC §2), and is then removed.
+inline constexpr std::int64_t kIdempotencyTtlMs = 24LL * 60 * 60 * 1000;
 
 enum Scope : std::uint8_t { kScopeManage = 1, kScopePublish = 2 };
 

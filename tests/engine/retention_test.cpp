@@ -275,8 +275,7 @@ TEST(Retention, APassRemovesEverythingExpiredInStepsAndKeepsEverythingWithNoneTo
   Engine& engine = running.engine;
   std::atomic<bool> stop{false};
 
-  RetentionOptions forever;
-  forever.keep_ms.reset();
+  RetentionOptions forever;  // no keep_ms
   forever.idempotency_ttl_ms = 1000;
   EXPECT_EQ(remove_expired(store, engine, now, forever, stop), (RetentionCounts{0, 0, 1}));
   EXPECT_EQ(store.list_events("a", 0, 100).total + store.list_events("b", 0, 100).total, 27u);
