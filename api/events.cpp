@@ -122,8 +122,16 @@ std::shared_ptr<EventsApi::Claim> EventsApi::claim(std::vector<std::string> keys
   std::lock_guard lock(claims_mutex_);
   for (const auto& k : keys)
     if (claims_.contains(k)) return nullptr;
-  claims_.insert(keys.begin(), keys.end());
   return std::make_shared<Claim>(*this, std::move(keys));
+}
+
+EventsApi::Claim::Claim(EventsApi& api, std::vector<std::string> keys) : api_(api), keys_(std::move(keys)) {
+  try {
+    api_.claims_.insert(keys_.begin(), keys_.end());
+  } catch (...) {  // no view of keys_ may outlive them (none of them was claimed before)
+    for (const auto& k : keys_) api_.claims_.erase(k);
+    throw;
+  }
 }
 
 EventsApi::Claim::~Claim() {

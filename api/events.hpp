@@ -7,12 +7,13 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,7 +60,8 @@ class EventsApi {
   // ends without one (an error, a store failure), so that no id stays claimed.
   class Claim {
    public:
-    Claim(EventsApi& api, std::vector<std::string> keys) : api_(api), keys_(std::move(keys)) {}
+    // Adds `keys` to the API's claims; called with its mutex held.
+    Claim(EventsApi& api, std::vector<std::string> keys);
     ~Claim();
     Claim(const Claim&) = delete;
     Claim& operator=(const Claim&) = delete;
@@ -85,7 +87,10 @@ class EventsApi {
   std::function<std::int64_t()> now_ms_;
   const EngineHooks& hooks_;
   std::mutex claims_mutex_;
-  std::set<std::string, std::less<>> claims_;  // integration '\0' event id, while being published
+  // integration '\0' event id, while being published: views of the keys their Claim owns. A batch
+  // request claims all of its ids, so thousands are held at once: hashed, not ordered (a tree's
+  // compares walk the shared integration prefix of every key on the way down).
+  boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> claims_;
   std::atomic<std::uint64_t> accepted_{0};
   struct CachedSubscriptions {
     std::uint64_t version = 0;
