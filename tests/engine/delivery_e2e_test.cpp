@@ -108,6 +108,24 @@ TEST_F(DeliveryTest, ABatchAnswersKnownAndRepeatedIdsWithTheirFirstEventAndDeliv
   std::multiset<std::string> bodies;
   for (const auto& r : receiver.requests()) bodies.insert(r.body);
   EXPECT_EQ(bodies, (std::multiset<std::string>{R"({"n":1})", R"({"n":2})", R"({"n":5})", R"({"n":6})"}));
+
+  // The same ids again, all published by now: the first batch's claims on them were let go with
+  // its answer, each answers with its first event, and nothing is written.
+  auto again = api.post("/v2/events/batch/",
+                        json::object{{"events", {event("Payout.created", {{"n", 7}}, "evt-later"),
+                                                 event("Payout.created", {{"n", 8}}, "evt-new"),
+                                                 event("Payout.created", {{"n", 9}}, "evt-known")}}});
+  ASSERT_EQ(again.status, 202) << again.body;
+  auto repeated = again.json().at("events").as_array();
+  ASSERT_EQ(repeated.size(), 3u);
+  EXPECT_EQ(repeated[0], answers[4]);
+  EXPECT_EQ(repeated[1], answers[0]);
+  EXPECT_EQ(repeated[2], known.json());
+  EXPECT_EQ(api.get("/v2/events/").json().at("count"), 4);
+  for (const char* id : {"evt-known", "evt-new", "evt-later"}) {
+    auto deliveries = api.get(std::string("/v2/events/") + id + "/").json().at("deliveries").as_array();
+    EXPECT_EQ(deliveries.size(), 1u) << id;
+  }
 }
 
 TEST_F(DeliveryTest, PublishValidation) {
