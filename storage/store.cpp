@@ -1,27 +1,21 @@
 #include "storage/store.hpp"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
-#include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
-#include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 
 #include <sys/statvfs.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 
 #include "storage/codec.hpp"
-#include "storage/info_log.hpp"
 #include "storage/prefilled_logs.hpp"
+#include "storage/tuning.hpp"
 
 // Key layout. Column families separate kinds of record, so that each can be scanned and tuned
 // alone. Integration ids never contain '\0' (the API validates them), so '\0' ends them in keys.
@@ -47,55 +41,6 @@ namespace {
 constexpr std::string_view kSeqKeys[] = {"seq/webhook", "seq/event", "seq/delivery"};
 
 std::string_view seq_key(Store::Sequence s) { return kSeqKeys[static_cast<int>(s)]; }
-
-// Keeps the largest big-endian u64 of all operands, so concurrent batches cannot lower it.
-class MaxU64Merge final : public rocksdb::AssociativeMergeOperator {
- public:
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
-             std::string* new_value, rocksdb::Logger*) const override {
-    std::uint64_t v = read_be64(std::string_view(value.data(), value.size()));
-    if (existing) v = std::max(v, read_be64(std::string_view(existing->data(), existing->size())));
-    *new_value = be64(v);
-    return true;
-  }
-  const char* Name() const override { return "hookd.MaxU64"; }
-};
-
-// Groups of keys that are written in key order: an integration's event records ('r', by creation
-// sequence), a webhook's deliveries ('w'), an integration's event-to-delivery index ('e', by event
-// sequence), and delivery records ('d', by id: ids are time-ordered uuids). The memtable keeps an
-// insert position per group and starts each insert next to the previous one of its group, instead
-// of searching the whole skiplist, comparing a shared prefix (tag and integration id, 38 bytes)
-// at every step and missing the cache at most of them. A group is the tag alone, or the tag, the
-// integration and '\0' and `extra` bytes after it (the webhook's sequence for 'w'). Other keys are
-// inserted as usual. Groups must stay few: the memtable keeps about 250 bytes per group it has seen.
-class OrderedGroups final : public rocksdb::SliceTransform {
- public:
-  struct Group {
-    char tag;
-    bool per_integration;
-    std::size_t extra = 0;
-  };
-  OrderedGroups(std::initializer_list<Group> groups) {
-    for (const auto& g : groups) groups_[static_cast<unsigned char>(g.tag)] = g;
-  }
-  const char* Name() const override { return "hookd.OrderedGroups"; }
-  bool InDomain(const rocksdb::Slice& key) const override { return group_size(key) > 0; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return {key.data(), group_size(key)}; }
-
- private:
-  std::size_t group_size(const rocksdb::Slice& key) const {
-    if (key.empty()) return 0;
-    const auto& group = groups_[static_cast<unsigned char>(key[0])];
-    if (!group) return 0;
-    if (!group->per_integration) return 1;
-    const void* end = std::memchr(key.data(), '\0', key.size());
-    if (!end) return 0;
-    std::size_t size = static_cast<std::size_t>(static_cast<const char*>(end) - key.data()) + 1 + group->extra;
-    return size <= key.size() ? size : 0;
-  }
-  std::array<std::optional<Group>, 256> groups_;
-};
 
 std::string scoped(std::string_view prefix, std::string_view integration, std::string_view rest) {
   std::string k;
@@ -149,10 +94,6 @@ void check_read(const rocksdb::Status& s, std::size_t value_size) {
 
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
-// In Store::Family order.
-const std::vector<std::string> kFamilyNames = {"integrations", "api_keys", "webhooks", "idempotency", "events",
-                                               "deliveries",   "due",      "attempts", "default"};
 
 std::string due_key(std::int64_t due_ms, std::string_view delivery_id) {
   return be64(static_cast<std::uint64_t>(due_ms)) + std::string(delivery_id);
@@ -281,84 +222,17 @@ void Batch::delete_event(const Event& event, std::span<const Delivery> deliverie
 
 Store::Store(const Options& options)
     : on_failed_write_(options.on_failed_write), path_(options.path), min_free_bytes_(options.min_free_bytes) {
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
   // The write-ahead log is zero-filled ahead of its writes: an acknowledgement's sync then only
   // overwrites (storage/prefilled_logs.hpp).
   env_ = new_prefilled_log_env();
-  db_options.env = env_.get();
-  db_options.IncreaseParallelism(2);
-  db_options.info_log = new_info_log();  // into hookd's log, not a file (storage/info_log.hpp)
-  // Table files written by flushes and compactions are synced in 1 MiB steps as they grow rather
-  // than all at the end: a burst of their dirty pages delays the log's fdatasync, which every
-  // acknowledgement waits for (ack p99 at a steady 10,000 events/s: about 3 ms less).
-  db_options.bytes_per_sync = 1 << 20;
-  // Memtable insert hints (below) work only without concurrent memtable writes, and hookd's hot
-  // writes come from one thread anyway: the group committer's.
-  db_options.allow_concurrent_memtable_write = false;
-  // One memtable budget for all column families, so that memory stays bounded however much is
-  // written: RocksDB's default is 64 MiB per family. When it is reached, RocksDB flushes the family
-  // whose memtable is the oldest (often a small one), not the largest.
-  db_options.db_write_buffer_size = options.memtable_bytes;
-
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  // Point reads of fresh records (the engine reads each delivery as it attempts it, moments after
-  // ingress wrote it) would otherwise search every young table file and read its blocks back:
-  // bloom filters skip the files without the key, and blocks written by a flush start in the cache.
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.prepopulate_block_cache = rocksdb::BlockBasedTableOptions::PrepopulateBlockCache::kFlushOnly;
-  rocksdb::ColumnFamilyOptions cf_options;
-  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // A bloom filter per memtable: a point read (the engine reads a delivery per attempt) skips the
-  // memtables that do not hold its key instead of searching each one's skiplist. It is allocated
-  // with the memtable's first record, at this fraction of write_buffer_size however few follow:
-  // 1% gives a full memtable of delivery records (the smallest read by key) over 10 bits per key.
-  cf_options.memtable_whole_key_filtering = true;
-  cf_options.memtable_prefix_bloom_size_ratio = 0.01;
-  cf_options.write_buffer_size = options.memtable_bytes;
-  // Families written rarely, or a few bytes at a time, get small memtables. A memtable's filter
-  // and first arena block count against the budget from its first record: at 5% of 64 MiB, one
-  // holding a few records took 3.6 MiB, and busy families were flushed at 13 MiB on average.
-  rocksdb::ColumnFamilyOptions small_options = cf_options;
-  small_options.write_buffer_size = std::min<std::size_t>(options.memtable_bytes, 4u << 20);
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : kFamilyNames) {
-    bool busy = name == "events" || name == "deliveries" || name == "due" || name == "attempts";
-    rocksdb::ColumnFamilyOptions o = busy ? cf_options : small_options;
-    if (name == "default") o.merge_operator = std::make_shared<MaxU64Merge>();
-    if (name == "events") {
-      // Event bodies (up to the request limit) are written once and never change: kept in blob
-      // files, compactions move only their keys instead of rewriting every body again and again.
-      o.enable_blob_files = true;
-      o.min_blob_size = 256;
-      // What is left in its table files is keys and blob references, about 150 bytes an event, so
-      // a flush writes a few MiB. Level 1 is kept about as large as level 0 (RocksDB's rule): at
-      // the default 256 MiB, every level-0 compaction rewrote all of a level 1 that the random
-      // publisher ids spread over the whole key range, more of it the longer hookd ran.
-      o.max_bytes_for_level_base = 16 << 20;
-      o.target_file_size_base = 4 << 20;
-      o.memtable_insert_with_hint_prefix_extractor =
-          std::make_shared<OrderedGroups>(std::initializer_list<OrderedGroups::Group>{{'r', true}});
-    }
-    if (name == "deliveries")
-      o.memtable_insert_with_hint_prefix_extractor = std::make_shared<OrderedGroups>(
-          std::initializer_list<OrderedGroups::Group>{{'d', false}, {'w', true, 8}, {'e', true}});
-    // Attempts are keyed by delivery id first: one group, like the delivery records.
-    if (name == "attempts") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
-    // Due entries are added in about time order: one group per 2^24 ms (4.7 hours) of due time.
-    if (name == "due") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
-    descriptors.emplace_back(name, o);
-  }
+  Tuning tuning = tune(options, env_.get());
 
   // Created here rather than by RocksDB, which logs an error while it lists a missing directory.
   // If this fails, so does the open, with RocksDB's account of why.
   std::error_code ignored;
   std::filesystem::create_directories(options.path, ignored);
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &families_, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(tuning.db, options.path, tuning.families, &families_, &raw);
   if (!s.ok()) {
     // RocksDB reports a held LOCK file as an I/O error naming the lock.
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
