@@ -1,7 +1,7 @@
-// How the store sets RocksDB up for hookd's work: the database's options and each column family's,
-// each with the reason it is set (the measurements are in bench/RESULTS.md). Kept apart from
-// store.cpp, which reads and writes records, because these change for speed, not for meaning:
-// nothing here changes what a key or a value is.
+// How the store sets RocksDB up: the database's options and each column family's, each with the
+// reason it is set (most are for speed; the measurements are in bench/RESULTS.md), and the two
+// plug-ins they name: the merge operator that keeps the sequences' high-water marks, and the
+// memtables' insert-hint groups. The key layout and what is read and written are in store.cpp.
 #pragma once
 
 #include <rocksdb/db.h>
