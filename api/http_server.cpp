@@ -8,18 +8,23 @@
 #include <type_traits>
 
 #include "api/errors.hpp"
+#include "net/deadline.hpp"
 
 namespace hookd::api {
 namespace {
 
 constexpr auto nothrow = net::as_tuple(net::use_awaitable);
 
-// Streams on the io_context's own executor type, as the delivery client's: a type-erased
-// executor is copied and destroyed at every step of every operation.
+// Sockets on the io_context's own executor type, as the delivery client's: a type-erased
+// executor is copied and destroyed at every step of every operation. Plain sockets, not Beast's
+// basic_stream, whose timeouts close a socket under its operation (net/deadline.hpp).
 using Executor = net::io_context::executor_type;
-using TcpStream = beast::basic_stream<tcp, Executor>;
+using TcpStream = net::basic_stream_socket<tcp, Executor>;
 using TlsStream = beast::ssl_stream<TcpStream>;
-using UnixStream = beast::basic_stream<net::local::stream_protocol, Executor>;
+using UnixStream = net::basic_stream_socket<net::local::stream_protocol, Executor>;
+
+template <class Stream>
+using DeadlineOf = Deadline<std::remove_reference_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>>;
 
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, TlsStream>;
@@ -31,10 +36,11 @@ bool is_parse_error(const boost::system::error_code& ec) {
 
 // Sends a final answer on a connection that is about to close.
 template <class Stream>
-net::awaitable<void> answer_and_close(Stream& stream, Response res, std::chrono::milliseconds timeout) {
+net::awaitable<void> answer_and_close(Stream& stream, DeadlineOf<Stream>& deadline, Response res,
+                                      std::chrono::milliseconds timeout) {
   res.keep_alive(false);
   res.prepare_payload();
-  beast::get_lowest_layer(stream).expires_after(timeout);
+  deadline.expires_after(timeout);
   co_await http::async_write(stream, res, nothrow);
 }
 
@@ -142,8 +148,11 @@ void HttpServer::listen_unix(const std::string& path) {
 void HttpServer::stop() {
   // A connection that becomes busy after this reads stopping_ when its answer is ready, and closes.
   stopping_ = true;
-  for (auto& a : tcp_acceptors_) a.close();
-  for (auto& a : unix_acceptors_) a.close();
+  // Canceled, not closed: each accept loop closes its acceptor once its accept has ended
+  // (net/deadline.hpp says why).
+  boost::system::error_code ignored;  // a second stop() finds them closed
+  for (auto& a : tcp_acceptors_) a.cancel(ignored);
+  for (auto& a : unix_acceptors_) a.cancel(ignored);
   close_sessions(false);
 }
 
@@ -178,7 +187,7 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
   while (!stopping_) {
     net::io_context& loop = connection_loops_ ? connection_loops_->next() : io_;
     auto [ec, socket] = co_await acceptor.async_accept(loop.get_executor(), nothrow);
-    if (ec == net::error::operation_aborted || stopping_) co_return;
+    if (ec == net::error::operation_aborted || stopping_) break;
     if (ec) {
       // Out of file descriptors and the like: pause briefly instead of spinning.
       spdlog::warn("accept failed: {}", ec.message());
@@ -200,17 +209,24 @@ net::awaitable<void> HttpServer::accept_loop(Acceptor& acceptor, ssl::context* t
     else
       net::co_spawn(loop, session(Stream(std::move(socket)), info), net::detached);
   }
+  boost::system::error_code ignored;
+  acceptor.close(ignored);  // only now, with no accept in flight
 }
 
 template <class Stream>
 net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
   auto& lowest = beast::get_lowest_layer(stream);
-  SessionGuard guard(*this, lowest.get_executor(), [&lowest] { lowest.close(); });
+  DeadlineOf<Stream> deadline(lowest);
+  // Ends the connection's operations; the socket is closed when this coroutine ends.
+  SessionGuard guard(*this, lowest.get_executor(), [&lowest] {
+    boost::system::error_code ignored;
+    lowest.shutdown(net::socket_base::shutdown_both, ignored);
+  });
   beast::flat_buffer buffer;
   std::string head;  // of each answer
 
   if constexpr (is_tls<Stream>) {
-    lowest.expires_after(limits_.read_timeout);
+    deadline.expires_after(limits_.read_timeout);
     auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, nothrow);
     if (ec) co_return;
   }
@@ -219,12 +235,12 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     // Wait for the first byte of the next request as long as an idle connection may stay open;
     // from then on the whole request must arrive within read_timeout.
     if (buffer.size() == 0) {
-      lowest.expires_after(limits_.idle_timeout);
+      deadline.expires_after(limits_.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), nothrow);
       if (ec) co_return;
       buffer.commit(n);
     }
-    lowest.expires_after(limits_.read_timeout);
+    deadline.expires_after(limits_.read_timeout);
 
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
@@ -232,16 +248,16 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
 
     auto [ec_header, n_header] = co_await http::async_read_header(stream, buffer, parser, nothrow);
     if (ec_header == http::error::header_limit) {
-      co_await answer_and_close(stream, error_response(ApiError::HeadersTooLarge), limits_.write_timeout);
+      co_await answer_and_close(stream, deadline, error_response(ApiError::HeadersTooLarge), limits_.write_timeout);
       co_return;
     }
     if (ec_header == http::error::body_limit) {  // a Content-Length over the limit fails here already
-      co_await answer_and_close(stream, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
+      co_await answer_and_close(stream, deadline, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
       co_return;
     }
     if (ec_header) spdlog::debug("read header: {}", ec_header.message());
     if (is_parse_error(ec_header)) {
-      co_await answer_and_close(stream, error_response(ApiError::MalformedRequest), limits_.write_timeout);
+      co_await answer_and_close(stream, deadline, error_response(ApiError::MalformedRequest), limits_.write_timeout);
       co_return;
     }
     if (ec_header) co_return;
@@ -260,11 +276,11 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     auto [ec_body, n_body] = co_await http::async_read(stream, buffer, parser, nothrow);
     if (buffer.capacity() > kBodyReadBytes / 2 && buffer.size() == 0) buffer.shrink_to_fit();  // not kept while idle
     if (ec_body == http::error::body_limit) {
-      co_await answer_and_close(stream, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
+      co_await answer_and_close(stream, deadline, error_response(ApiError::PayloadTooLarge), limits_.write_timeout);
       co_return;
     }
     if (is_parse_error(ec_body)) {
-      co_await answer_and_close(stream, error_response(ApiError::MalformedRequest), limits_.write_timeout);
+      co_await answer_and_close(stream, deadline, error_response(ApiError::MalformedRequest), limits_.write_timeout);
       co_return;
     }
     if (ec_body) co_return;
@@ -272,23 +288,23 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     Request request = parser.release();
     bool keep_alive = request.keep_alive();
     guard.busy(true);
-    lowest.expires_never();  // the handler has its own limits; the client is not reading yet
+    deadline.expires_never();  // the handler has its own limits; the client is not reading yet
     Response res = co_await handler_.handle(std::move(request), info);
     guard.busy(false);
 
     res.keep_alive(keep_alive && !stopping_);
     if (res.result() == http::status::no_content || res.result() == http::status::not_modified) res.body().clear();
     res.prepare_payload();
-    lowest.expires_after(limits_.write_timeout);
+    deadline.expires_after(limits_.write_timeout);
     if (co_await write_response(stream, res, head) || !res.keep_alive()) break;
   }
 
-  lowest.expires_after(limits_.write_timeout);
+  deadline.expires_after(limits_.write_timeout);
   if constexpr (is_tls<Stream>) {
     co_await stream.async_shutdown(nothrow);
   } else {
     boost::system::error_code ignored;
-    lowest.socket().shutdown(net::socket_base::shutdown_send, ignored);
+    lowest.shutdown(net::socket_base::shutdown_send, ignored);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <string_view>
 
 #include "api/admin.hpp"
 #include "daemon/app.hpp"
@@ -235,6 +236,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return 2;
   } catch (const std::exception& e) {
     err << "hookd: " << e.what() << "\n";
+    if (std::string_view(e.what()).starts_with("io_uring"))
+      err << "hookd: this build runs its event loops on io_uring, which the kernel or a seccomp filter refused:\n"
+             "  allow it (sysctl kernel.io_uring_disabled=0; in a container, a seccomp profile that permits\n"
+             "  io_uring_setup, io_uring_enter and io_uring_register) or build with -DHOOKD_IO_URING=OFF\n";
     return 1;
   }
 }

@@ -7,6 +7,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "net/deadline.hpp"
+
 namespace hookd::engine {
 namespace {
 
@@ -70,17 +72,26 @@ struct DeliveryClient::Origin {
   std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
 };
 
-// Streams on the io_context's own executor type: a type-erased executor is copied and destroyed
-// at every step of every operation.
-using Stream = beast::basic_stream<tcp, net::io_context::executor_type>;
+// A socket on the io_context's own executor type: a type-erased executor is copied and destroyed
+// at every step of every operation. A plain socket, not Beast's basic_stream, whose timeouts close
+// a socket under its operation (net/deadline.hpp).
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
 
 struct DeliveryClient::Connection {
-  std::optional<Stream> plain;
-  std::optional<beast::ssl_stream<Stream>> secure;
+  Connection(const net::io_context::executor_type& executor, ssl::context* tls) {
+    if (tls)
+      secure.emplace(executor, *tls);
+    else
+      plain.emplace(executor);
+    deadline.emplace(lowest());
+  }
+  std::optional<Socket> plain;
+  std::optional<beast::ssl_stream<Socket>> secure;
+  std::optional<Deadline<Socket>> deadline;  // of the attempt in progress; expired: the socket is shut down
   beast::flat_buffer buffer;
   std::string head;  // the request line and headers of the current attempt; its capacity is reused
   Clock::time_point idle_since;
-  Stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
+  Socket& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
 DeliveryClient::DeliveryClient(net::io_context::executor_type executor, ClientOptions options)
@@ -148,21 +159,21 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
     co_return nullptr;
   }
 
-  auto conn = std::make_unique<Connection>();
-  if (origin.tls)
-    conn->secure.emplace(executor_, tls_);
-  else
-    conn->plain.emplace(executor_);
-  auto& stream = conn->lowest();
-  stream.expires_at(connect_deadline);
-  auto [connect_ec, endpoint] = co_await stream.async_connect(allowed, nothrow);
+  auto conn = std::make_unique<Connection>(executor_, origin.tls ? &tls_ : nullptr);
+  auto& socket = conn->lowest();
+  auto& timer = *conn->deadline;
+  timer.expires_at(connect_deadline);
+  // Tries the addresses in turn, the next one only while the deadline has not passed (an expired
+  // deadline shuts down the socket of the address being tried, not the next one's).
+  auto [connect_ec, endpoint] = co_await net::async_connect(
+      socket, allowed, [&timer](const auto&, const auto&) { return !timer.expired(); }, nothrow);
   if (connect_ec) {
-    result.error = connect_ec == beast::error::timeout ? ErrorKind::Timeout : ErrorKind::Connect;
-    result.detail = "connect " + origin.key() + ": " + connect_ec.message();
+    result.error = timer.expired() ? ErrorKind::Timeout : ErrorKind::Connect;
+    result.detail = "connect " + origin.key() + ": " + (timer.expired() ? "timed out" : connect_ec.message());
     co_return nullptr;
   }
   connections_opened_.fetch_add(1, std::memory_order_relaxed);
-  stream.socket().set_option(tcp::no_delay(true));
+  socket.set_option(tcp::no_delay(true));
 
   if (origin.tls) {
     auto& secure = *conn->secure;
@@ -178,8 +189,8 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
     secure.set_verify_callback(ssl::host_name_verification(origin.host));
     auto [hs_ec] = co_await secure.async_handshake(ssl::stream_base::client, nothrow);
     if (hs_ec) {
-      result.error = hs_ec == beast::error::timeout ? ErrorKind::Timeout : ErrorKind::Tls;
-      result.detail = "TLS handshake with " + origin.key() + ": " + hs_ec.message();
+      result.error = timer.expired() ? ErrorKind::Timeout : ErrorKind::Tls;
+      result.detail = "TLS handshake with " + origin.key() + ": " + (timer.expired() ? "timed out" : hs_ec.message());
       co_return nullptr;
     }
   }
@@ -201,7 +212,7 @@ net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& or
   head.append("\r\n\r\n");
   std::array<net::const_buffer, 2> message{net::buffer(head), net::buffer(*request.body)};
 
-  conn.lowest().expires_at(deadline);
+  conn.deadline->expires_at(deadline);
   http::response_parser<http::string_body> parser;
   parser.body_limit(options_.max_response_bytes);
   boost::system::error_code ec;
@@ -214,6 +225,8 @@ net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& or
   }
 
   reusable = false;
+  bool timed_out = conn.deadline->expired();
+  conn.deadline->expires_never();
   if (parser.is_header_done()) {
     result.status = static_cast<int>(parser.get().result_int());
     result.retry_after = std::string(parser.get()[http::field::retry_after]);
@@ -221,17 +234,17 @@ net::awaitable<void> DeliveryClient::exchange(Connection& conn, const Origin& or
     result.body_prefix = body.substr(0, std::min(body.size(), kKeptBodyBytes));
   }
   if (!ec) {
-    reusable = parser.get().keep_alive();
+    reusable = parser.get().keep_alive() && !timed_out;
     co_return;
   }
   if (ec == http::error::body_limit && result.status != 0) co_return;  // answered; the rest is not wanted
   result.status = 0;
-  result.error = ec == beast::error::timeout                              ? ErrorKind::Timeout
+  result.error = timed_out                                                ? ErrorKind::Timeout
                  : ec.category() == http::make_error_code(http::error::bad_target).category() &&
                          ec != http::error::end_of_stream && ec != http::error::partial_message
                      ? ErrorKind::Protocol
                      : ErrorKind::Connection;
-  result.detail = "exchange with " + origin.key() + ": " + ec.message();
+  result.detail = "exchange with " + origin.key() + ": " + (timed_out ? "timed out" : ec.message());
 }
 
 std::shared_ptr<const DeliveryClient::Origin> DeliveryClient::parse(const std::string& url_text) {
@@ -291,7 +304,6 @@ net::awaitable<ClientResult> DeliveryClient::post(const OutgoingRequest& request
       continue;
     }
     if (reusable) {
-      conn->lowest().expires_never();
       conn->idle_since = Clock::now();
       pool.push_back(std::move(conn));
     }

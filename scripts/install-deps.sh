@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config openssl curl
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libssl-dev libspdlog-dev libtomlplusplus-dev
-  libgtest-dev libbenchmark-dev libjemalloc-dev
+  libgtest-dev libbenchmark-dev libjemalloc-dev liburing-dev
   "$@"
 )
 

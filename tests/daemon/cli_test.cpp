@@ -26,6 +26,20 @@ TEST(Cli, VersionAndUsage) {
   EXPECT_NE(bad_setting.err.find("api.listen"), std::string::npos) << bad_setting.err;
 }
 
+TEST(Cli, RefusedIoUringIsReportedWithWhatToDo) {
+#if !defined(BOOST_ASIO_HAS_IO_URING)
+  GTEST_SKIP() << "this build runs its event loops on epoll";
+#endif
+  TempDir dir;
+  // The filter refuses io_uring and nothing else: what needs no event loop still works.
+  auto version = run_hookd({"--version"}, {}, true);
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  auto serve = run_hookd({"serve", "--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0"}, {}, true);
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_NE(serve.err.find("io_uring_queue_init: Operation not permitted"), std::string::npos) << serve.err;
+  EXPECT_NE(serve.err.find("-DHOOKD_IO_URING=OFF"), std::string::npos) << serve.err;
+}
+
 TEST(Cli, ServeBootstrapsOnceAndStopsCleanlyOnSigterm) {
   TempDir dir;
   std::string data = dir.str() + "/data";

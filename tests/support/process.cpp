@@ -1,11 +1,16 @@
 #include "tests/support/process.hpp"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -24,8 +29,38 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// posix_spawn cannot install a seccomp filter, so this forks; a child of a threaded process may
+// only make async-signal-safe calls before exec, so everything is prepared first.
+pid_t fork_refusing_io_uring(char** argv, char** envp, const std::string& out_path, const std::string& err_path) {
+  // io_uring_setup has the same number (425) on x86-64 and arm64, so the filter checks no arch.
+  static sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  static sock_fprog program = {sizeof(filter) / sizeof(filter[0]), filter};
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (in < 0 || out < 0 || err < 0) throw std::runtime_error("cannot open the child's output files");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(127);
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) ::_exit(127);
+    ::execve(HOOKD_BINARY, argv, envp);
+    ::_exit(127);
+  }
+  for (int fd : {in, out, err}) ::close(fd);
+  if (pid < 0) throw std::runtime_error("fork failed");
+  return pid;
+}
+
+// With `refuse_io_uring`, hookd runs under a seccomp filter that fails io_uring_setup with EPERM,
+// as Docker's default profile does.
 pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
+            const std::string& out_path, const std::string& err_path, bool refuse_io_uring = false) {
   std::vector<std::string> argv_store = {HOOKD_BINARY};
   argv_store.insert(argv_store.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -42,6 +77,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  if (refuse_io_uring) return fork_refusing_io_uring(argv.data(), envp.data(), out_path, err_path);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -86,9 +122,10 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   return true;
 }
 
-ProcessResult run_hookd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+ProcessResult run_hookd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                        bool refuse_io_uring) {
   TempDir logs;
-  pid_t pid = spawn(args, env, logs.str() + "/out", logs.str() + "/err");
+  pid_t pid = spawn(args, env, logs.str() + "/out", logs.str() + "/err", refuse_io_uring);
   int status = 0;
   waitpid(pid, &status, 0);
   return ProcessResult{exit_code(status), read_file(logs.str() + "/out"), read_file(logs.str() + "/err")};

@@ -38,8 +38,10 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs hookd with `args` and extra environment variables, and waits for it.
-ProcessResult run_hookd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
+// Runs hookd with `args` and extra environment variables, and waits for it. With
+// `refuse_io_uring`, under a seccomp filter that fails io_uring_setup (as Docker's default does).
+ProcessResult run_hookd(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                        bool refuse_io_uring = false);
 
 // `hookd serve ...` in the background, its output captured.
 class DaemonProcess {
