@@ -68,7 +68,7 @@ class HttpServer {
   struct SessionEntry {
     net::any_io_executor loop;     // the connection's event loop: close() runs only there
     bool busy = false;              // a request is being handled: let it finish
-    std::function<void()> close;   // cancels the connection's pending I/O
+    std::function<void()> close;   // shuts the connection down, which ends its pending I/O
   };
   class SessionGuard;
 
