@@ -290,13 +290,15 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     guard.busy(true);
     deadline.expires_never();  // the handler has its own limits; the client is not reading yet
     Response res = co_await handler_.handle(std::move(request), info);
-    guard.busy(false);
 
     res.keep_alive(keep_alive && !stopping_);
     if (res.result() == http::status::no_content || res.result() == http::status::not_modified) res.body().clear();
     res.prepare_payload();
     deadline.expires_after(limits_.write_timeout);
-    if (co_await write_response(stream, res, head) || !res.keep_alive()) break;
+    // Busy until the answer is written: a stop() meanwhile must let it go out whole.
+    bool written = !co_await write_response(stream, res, head);
+    guard.busy(false);
+    if (!written || !res.keep_alive()) break;
   }
 
   deadline.expires_after(limits_.write_timeout);

@@ -1,7 +1,7 @@
 // The HTTP server: the answer's head it writes itself is the head Beast's serializer writes; with
 // its connections spread over several event loops, every connection is served, each on one loop;
-// stop() closes the idle ones at once and lets a busy one answer first; close_all() closes even
-// the busy ones.
+// stop() closes the idle ones at once and lets a busy one answer first (its answer written whole);
+// close_all() closes even the busy ones.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -68,8 +68,10 @@ std::string size_and_hash(std::string_view body) {
   return std::to_string(body.size()) + ":" + signing::hex(signing::sha256(body));
 }
 
+constexpr std::size_t kBigAnswerBytes = 32 << 20;
+
 // Answers 200, noting the thread each request ran on. A request for /hold waits until release();
-// one for /echo-size answers its body's size and hash.
+// one for /echo-size answers its body's size and hash; one for /big, kBigAnswerBytes.
 class GatedHandler final : public api::RequestHandler {
  public:
   net::awaitable<api::Response> handle(api::Request request, api::RequestInfo) override {
@@ -80,6 +82,11 @@ class GatedHandler final : public api::RequestHandler {
     if (request.target() == "/echo-size") {
       api::Response res{http::status::ok, 11};
       res.body() = size_and_hash(request.body());
+      co_return res;
+    }
+    if (request.target() == "/big") {  // more than loopback's buffers hold: written while the client reads
+      api::Response res{http::status::ok, 11};
+      res.body().assign(kBigAnswerBytes, 'b');
       co_return res;
     }
     if (request.target() == "/hold")
@@ -184,6 +191,30 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndLetsABusyOneAnswerFirst) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
   EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
   EXPECT_TRUE(wait_until([&] { return server_.connections() == 0; }));
+}
+
+// An answer still being written when stop() comes goes out whole: the connection is busy until
+// its answer is written, not only while its handler runs.
+TEST_F(HttpServerTest, StopLetsAnAnswerBeingWrittenFinish) {
+  RawConnection reader(port_);
+  ASSERT_FALSE(reader.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // The first bytes have arrived, and the rest cannot fit in the buffers: the write is under way.
+  ASSERT_TRUE(reader.wait_readable(10s));
+
+  stop();
+  // Once stop() and the closes it posted to the connections' loops have run (each loop runs its
+  // handlers in order, so a marker posted after them runs after them).
+  for (net::io_context* loop : {&io_, &loops_.next(), &loops_.next()}) {
+    std::promise<void> ran;
+    net::post(*loop, [&ran] { ran.set_value(); });
+    ran.get_future().wait();
+  }
+
+  std::string answer = reader.read_all(30s);
+  EXPECT_TRUE(reader.closed());
+  auto head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answer.substr(0, 200);
+  EXPECT_EQ(answer.size() - head_end - 4, kBigAnswerBytes) << answer.substr(0, head_end);
 }
 
 TEST_F(HttpServerTest, CloseAllClosesBusyConnectionsToo) {

@@ -41,6 +41,11 @@ std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
   return out;
 }
 
+bool RawConnection::wait_readable(std::chrono::milliseconds timeout) {
+  pollfd pfd{socket_.native_handle(), POLLIN, 0};
+  return ::poll(&pfd, 1, static_cast<int>(timeout.count())) == 1;
+}
+
 bool RawConnection::closed_by_peer() {
   char c;
   boost::system::error_code ec;

@@ -23,6 +23,9 @@ class RawConnection {
   // Whether the last read_all() ended because the server closed the connection.
   bool closed() const { return closed_; }
 
+  // Waits until something arrived (or the server closed), at most `timeout`; false if nothing did.
+  bool wait_readable(std::chrono::milliseconds timeout);
+
   // Blocks until the server closes the connection (true) or sends a byte (false).
   bool closed_by_peer();
 
