@@ -6,8 +6,9 @@
 // pool at once; a socket opened before the cancel's completion arrives takes that state, and the
 // old operation is re-submitted on the old descriptor number, which is the new socket's
 // (bench/RESULTS.md, "Asio's event loops on io_uring"). A shut-down socket keeps its descriptor
-// and its state: what is in flight ends (a read with end-of-file, a write with EPIPE), so does
-// every later operation, and the owner closes the socket once its operations have ended.
+// and its state: what is in flight ends (a read with end-of-file, a write with EPIPE), a later
+// write fails at once, and the owner closes the socket once its operations have ended. (Do not
+// read again after an expiry: on epoll, Asio waits for a readiness event that never comes.)
 //
 // The rule for every socket in hookd: close (or destroy) it only when none of its operations is
 // in flight; to end it early, shut it down (this class does, on expiry).
