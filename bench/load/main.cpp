@@ -5,6 +5,7 @@
 // the webhooks, publish the events, wait for every delivery; print one JSON line. Exit status 1 on
 // any missing delivery, bad signature or publish answered with a server error.
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <array>
@@ -253,8 +254,10 @@ int run(const Config& c) {
   if (c.mode != "hookd" && expected_total > 0) {
     std::vector<std::string> secrets;
     for (std::size_t w = 0; w < c.webhooks; ++w) secrets.push_back(signing::random_alnum(32));
+    MachineTime machine_before = machine_time();
     direct = run_direct(c, plan, receiver, secrets, ca_file);
     out.add("direct_delivery_rate", *direct, 0);
+    out.add("direct_machine_steal_fraction", machine_shares(machine_before, machine_time()).steal, 3);
     auto t = receiver.tally();
     if (receiver.missing() > 0 || t.bad_signatures > 0) ok = false;
   }
@@ -296,7 +299,13 @@ int run(const Config& c) {
       out.add("warmup_events", std::uint64_t{c.warmup});
     }
     receiver.expect(secrets, plan.expected());
+    // The measured round's CPU: hookd's by thread, the tool's own (publisher and receiver), and
+    // how busy the machine was. Rates swing with this machine's neighbours; CPU per unit of work
+    // much less, which makes it the figure to compare builds by.
     ProcessUsage before = pid ? process_usage(pid) : ProcessUsage{};
+    auto threads_before = pid ? thread_cpu_seconds(pid) : std::map<std::string, double>{};
+    ProcessUsage tool_before = process_usage(::getpid());
+    MachineTime machine_before = machine_time();
 
     p.events = c.events;
     p.run_id = "bench-" + signing::random_alnum(8);
@@ -344,11 +353,26 @@ int run(const Config& c) {
       if (direct) out.add("ceiling_fraction", out.number("delivery_rate") / *direct, 3);
       if (receiver.missing() > 0 || t.bad_signatures > 0) ok = false;
     }
+    // Per delivery where there are deliveries (their events' ingress included), else per event.
+    bool per_delivery = expected_total > 0;
+    double units = per_delivery ? static_cast<double>(receiver.tally().unique) : static_cast<double>(published.acknowledged);
+    std::string per_unit = per_delivery ? "_us_per_delivery" : "_us_per_event";
     if (pid) {
       ProcessUsage after = process_usage(pid);
+      double cpu = after.cpu_seconds - before.cpu_seconds;
       out.add("hookd_peak_rss_mib", static_cast<double>(after.peak_rss_kib) / 1024);
-      out.add("hookd_cpu_s", after.cpu_seconds - before.cpu_seconds);
+      out.add("hookd_cpu_s", cpu);
+      auto threads = thread_cpu_seconds(pid);
+      for (auto& [name, seconds] : threads) seconds -= threads_before[name];
+      out.add("hookd_thread_cpu_s", threads);
+      if (units > 0) out.add("hookd_cpu" + per_unit, cpu * 1e6 / units, 1);
     }
+    double tool_cpu = process_usage(::getpid()).cpu_seconds - tool_before.cpu_seconds;
+    out.add("tool_cpu_s", tool_cpu);
+    if (units > 0) out.add("tool_cpu" + per_unit, tool_cpu * 1e6 / units, 1);
+    MachineShares machine = machine_shares(machine_before, machine_time());
+    out.add("machine_busy_fraction", machine.busy, 3);
+    out.add("machine_steal_fraction", machine.steal, 3);
     if (own) {
       own->process->signal(SIGTERM);
       if (own->process->wait() != 0) ok = false;

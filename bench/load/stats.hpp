@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ class JsonLine {
   JsonLine& add(const std::string& key, const std::string& value);
   JsonLine& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
   JsonLine& add(const std::string& key, bool value);
+  // An object of numbers, in the map's order.
+  JsonLine& add(const std::string& key, const std::map<std::string, double>& values, int decimals = 2);
   std::string str() const { return "{" + body_ + "}"; }
   // The value added last under `key` (a number), for figures derived from others.
   double number(const std::string& key) const;
@@ -50,5 +53,26 @@ struct ProcessUsage {
   std::uint64_t rss_kib = 0;       // VmRSS now
 };
 ProcessUsage process_usage(pid_t pid);
+
+// CPU seconds of a process's live threads, summed by thread name: hookd names its threads
+// (hookd-commit, hookd-engine, ...) and RocksDB its own (rocksdb:high for flushes, rocksdb:low
+// for compactions). A thread that has ended is no longer counted.
+std::map<std::string, double> thread_cpu_seconds(pid_t pid);
+
+// The whole machine's CPU time so far (/proc/stat), in clock ticks: all of it, the part no process
+// used (idle, or idle waiting for I/O), and the part the hypervisor gave to other machines while
+// this one had work (steal: a VM's noisy neighbours, the main reason rates swing here).
+struct MachineTime {
+  std::uint64_t total = 0;
+  std::uint64_t idle = 0;
+  std::uint64_t steal = 0;
+};
+MachineTime machine_time();
+// Fractions of the machine's CPU time between two readings.
+struct MachineShares {
+  double busy = 0;   // used by processes and the kernel (interrupts included)
+  double steal = 0;  // taken by the hypervisor
+};
+MachineShares machine_shares(const MachineTime& before, const MachineTime& after);
 
 }  // namespace hookd::bench
