@@ -1,8 +1,10 @@
 // kill -9 during a publish burst: every event that was acknowledged is delivered after a restart.
+// kill -9 while deliveries are being retried: every attempt made is still counted after a restart.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -16,6 +18,7 @@ namespace hookd::test {
 namespace {
 
 namespace json = boost::json;
+using namespace std::chrono_literals;
 
 // Rounds of: publish from four connections, SIGKILL hookd at a random moment of the burst, restart
 // it on the same data directory (it must open cleanly), and check that every event acknowledged so
@@ -92,6 +95,78 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
             << receiver.count() << ", distinct events " << got.size() << ", duplicates "
             << receiver.count() - got.size() << ", missing " << missing << std::endl;
   EXPECT_EQ(missing, 0u);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(), 0);
+}
+
+// Every delivery fails at every attempt; hookd is killed twice while they are being retried.
+// After the restarts each delivery must end `failed` with exactly max_attempts recorded attempts,
+// numbered 1 to max_attempts: none forgotten (which would mean more attempts than the limit) and
+// none invented. The receiver may see one attempt more per kill: one made but killed before its
+// record was written, which delivery at least once allows.
+TEST(Crash, SigkillWhileRetryingForgetsNoAttempt) {
+  constexpr int kDeliveries = 20, kMaxAttempts = 6, kKills = 2;
+  Receiver receiver;
+  receiver.script([](const ReceivedRequest&, std::size_t) { return Reply{503, 0ms, "", {}}; });
+  TempDir dir;
+  std::vector<std::string> args = {"--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0",
+                                   "--set", "delivery.allow_private_targets=true",
+                                   "--set", "retry.schedule_ms=100",
+                                   "--set", "retry.max_attempts=" + std::to_string(kMaxAttempts)};
+  auto daemon = std::make_unique<DaemonProcess>(args);
+  int port = daemon->wait_ready();
+  ASSERT_GT(port, 0) << daemon->err();
+  std::string key = banner_value(daemon->out(), "  Authorization: Token ");
+  std::string integration = banner_value(daemon->out(), "  Integration-ID: ");
+  std::string webhook_id;
+  {
+    ApiClient api(static_cast<std::uint16_t>(port), key, integration);
+    auto res = api.post("/v2/webhooks/", json::object{{"url", receiver.url()}, {"events", {"Payout.created"}}});
+    ASSERT_EQ(res.status, 201) << res.body;
+    webhook_id = std::string(res.json().at("id").as_string());
+    json::array events;
+    for (int i = 0; i < kDeliveries; ++i)
+      events.push_back(json::object{{"id", "evt-" + std::to_string(i)}, {"type", "Payout.created"}, {"data", {{"n", i}}}});
+    ASSERT_EQ(api.post("/v2/events/batch/", json::object{{"events", events}}).status, 202);
+  }
+
+  for (int kill = 1; kill <= kKills; ++kill) {
+    // About a third and two thirds of the way through the attempts.
+    std::size_t at = static_cast<std::size_t>(kDeliveries * kMaxAttempts * kill / (kKills + 1));
+    ASSERT_TRUE(receiver.wait_for(at)) << "kill " << kill << ": " << receiver.count() << " attempts";
+    daemon->signal(SIGKILL);
+    EXPECT_EQ(daemon->wait(), 128 + SIGKILL);
+    // Killed while deliveries were still being retried, or the test shows nothing.
+    ASSERT_LT(receiver.count(), static_cast<std::size_t>(kDeliveries * kMaxAttempts)) << "kill " << kill;
+    daemon = std::make_unique<DaemonProcess>(args);
+    port = daemon->wait_ready();
+    ASSERT_GT(port, 0) << "kill " << kill << ": the store did not open: " << daemon->err();
+  }
+
+  ApiClient api(static_cast<std::uint16_t>(port), key, integration);
+  json::array deliveries;
+  ASSERT_TRUE(wait_until([&] {
+    deliveries = api.get("/v2/webhooks/" + webhook_id + "/deliveries/?page_size=100").json().at("results").as_array();
+    return deliveries.size() == kDeliveries && std::all_of(deliveries.begin(), deliveries.end(), [](const json::value& d) {
+             return d.at("state") == "failed";
+           });
+  }, std::chrono::seconds(30))) << json::serialize(deliveries);
+  std::map<std::string, int> received;  // attempts the receiver saw, by Webhook-Id
+  for (const auto& r : receiver.requests()) ++received[r.header("webhook-id")];
+  for (const auto& d : deliveries) {
+    std::string id(d.at("id").as_string());
+    const auto& attempts = d.at("attempts").as_array();
+    ASSERT_EQ(attempts.size(), static_cast<std::size_t>(kMaxAttempts)) << id;
+    for (int n = 0; n < kMaxAttempts; ++n) {
+      EXPECT_EQ(attempts[n].at("number"), n + 1) << id;
+      EXPECT_EQ(attempts[n].at("status"), 503) << id;
+    }
+    EXPECT_GE(received[id], kMaxAttempts) << id;
+    EXPECT_LE(received[id], kMaxAttempts + kKills) << id;
+  }
+  std::size_t repeated = receiver.count() - static_cast<std::size_t>(kDeliveries * kMaxAttempts);
+  std::cout << "[ figures  ] " << kKills << " SIGKILLs while retrying: " << receiver.count() << " attempts received, "
+            << repeated << " of them repeats of attempts not yet recorded" << std::endl;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait(), 0);
 }
