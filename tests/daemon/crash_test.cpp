@@ -20,27 +20,61 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+// A hookd on a fresh data directory with one webhook for Payout.created, which a test kills
+// with SIGKILL and starts again on the same data.
+class Crash : public ::testing::Test {
+ protected:
+  // First start, with `--set` of each of `settings`; creates the webhook to `url`.
+  void start(const std::string& url, const std::vector<std::string>& settings) {
+    args_ = {"--data-dir", dir_.str() + "/data", "--listen", "127.0.0.1:0", "--set", "delivery.allow_private_targets=true"};
+    for (const auto& s : settings) args_.insert(args_.end(), {"--set", s});
+    daemon_ = std::make_unique<DaemonProcess>(args_);
+    port_ = daemon_->wait_ready();
+    ASSERT_GT(port_, 0) << daemon_->err();
+    key_ = banner_value(daemon_->out(), "  Authorization: Token ");
+    integration_ = banner_value(daemon_->out(), "  Integration-ID: ");
+    auto res = api().post("/v2/webhooks/", json::object{{"url", url}, {"events", {"Payout.created"}}});
+    ASSERT_EQ(res.status, 201) << res.body;
+    webhook_id_ = std::string(res.json().at("id").as_string());
+  }
+
+  void kill() {
+    daemon_->signal(SIGKILL);
+    EXPECT_EQ(daemon_->wait(), 128 + SIGKILL);
+  }
+
+  // After kill(): the store must open cleanly.
+  void restart() {
+    daemon_ = std::make_unique<DaemonProcess>(args_);
+    port_ = daemon_->wait_ready();
+    ASSERT_GT(port_, 0) << "the store did not open: " << daemon_->err();
+  }
+
+  void stop() {
+    daemon_->signal(SIGTERM);
+    EXPECT_EQ(daemon_->wait(), 0);
+  }
+
+  ApiClient api() const { return ApiClient(static_cast<std::uint16_t>(port_), key_, integration_); }
+  const std::string& webhook_id() const { return webhook_id_; }
+
+ private:
+  TempDir dir_;
+  std::vector<std::string> args_;
+  std::unique_ptr<DaemonProcess> daemon_;
+  int port_ = 0;
+  std::string key_, integration_, webhook_id_;
+};
+
 // Rounds of: publish from four connections, SIGKILL hookd at a random moment of the burst, restart
 // it on the same data directory (it must open cleanly), and check that every event acknowledged so
 // far arrives. HOOKD_CRASH_ROUNDS sets the number of rounds (scripts/crash-test.sh runs 20 or more);
 // the default suite runs 3.
-TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
+TEST_F(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
   int rounds = std::getenv("HOOKD_CRASH_ROUNDS") ? std::atoi(std::getenv("HOOKD_CRASH_ROUNDS")) : 3;
   std::mt19937 rng(std::random_device{}());
   Receiver receiver;
-  TempDir dir;
-  std::vector<std::string> args = {"--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0",
-                                   "--set", "delivery.allow_private_targets=true", "--set", "retry.schedule_ms=50"};
-  auto daemon = std::make_unique<DaemonProcess>(args);
-  int port = daemon->wait_ready();
-  ASSERT_GT(port, 0) << daemon->err();
-  std::string key = banner_value(daemon->out(), "  Authorization: Token ");
-  std::string integration = banner_value(daemon->out(), "  Integration-ID: ");
-  {
-    ApiClient api(static_cast<std::uint16_t>(port), key, integration);
-    auto res = api.post("/v2/webhooks/", json::object{{"url", receiver.url()}, {"events", {"Payout.created"}}});
-    ASSERT_EQ(res.status, 201) << res.body;
-  }
+  ASSERT_NO_FATAL_FAILURE(start(receiver.url(), {"retry.schedule_ms=50"}));
 
   std::mutex mutex;
   std::set<std::string> acknowledged;
@@ -56,11 +90,11 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
     std::vector<std::thread> publishers;
     for (int t = 0; t < 4; ++t)
       publishers.emplace_back([&, t] {
-        ApiClient api(static_cast<std::uint16_t>(port), key, integration);
+        ApiClient publisher = api();
         for (int i = 0; i < 100'000 && !killed; ++i) {
           std::string id = "evt-" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i);
           try {
-            auto res = api.post("/v2/events/", json::object{{"id", id}, {"type", "Payout.created"}, {"data", {{"event", id}}}});
+            auto res = publisher.post("/v2/events/", json::object{{"id", id}, {"type", "Payout.created"}, {"data", {{"event", id}}}});
             if (res.status == 202 || res.status == 200) {
               std::lock_guard lock(mutex);
               acknowledged.insert(id);
@@ -74,14 +108,10 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
       std::lock_guard lock(mutex);
       return acknowledged.size() >= kill_after;
     }));
-    daemon->signal(SIGKILL);
-    EXPECT_EQ(daemon->wait(), 128 + SIGKILL);
+    kill();
     killed = true;
     for (auto& p : publishers) p.join();
-
-    daemon = std::make_unique<DaemonProcess>(args);
-    port = daemon->wait_ready();
-    ASSERT_GT(port, 0) << "round " << round << ": the store did not open: " << daemon->err();
+    ASSERT_NO_FATAL_FAILURE(restart()) << "round " << round;
     bool all = wait_until([&] {
       auto got = delivered();
       return std::includes(got.begin(), got.end(), acknowledged.begin(), acknowledged.end());
@@ -95,8 +125,7 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
             << receiver.count() << ", distinct events " << got.size() << ", duplicates "
             << receiver.count() - got.size() << ", missing " << missing << std::endl;
   EXPECT_EQ(missing, 0u);
-  daemon->signal(SIGTERM);
-  EXPECT_EQ(daemon->wait(), 0);
+  stop();
 }
 
 // Every delivery fails at every attempt; hookd is killed twice while they are being retried.
@@ -104,49 +133,30 @@ TEST(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
 // numbered 1 to max_attempts: none forgotten (which would mean more attempts than the limit) and
 // none invented. The receiver may see one attempt more per kill: one made but killed before its
 // record was written, which delivery at least once allows.
-TEST(Crash, SigkillWhileRetryingForgetsNoAttempt) {
+TEST_F(Crash, SigkillWhileRetryingForgetsNoAttempt) {
   constexpr int kDeliveries = 20, kMaxAttempts = 6, kKills = 2;
   Receiver receiver;
   receiver.script([](const ReceivedRequest&, std::size_t) { return Reply{503, 0ms, "", {}}; });
-  TempDir dir;
-  std::vector<std::string> args = {"--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0",
-                                   "--set", "delivery.allow_private_targets=true",
-                                   "--set", "retry.schedule_ms=100",
-                                   "--set", "retry.max_attempts=" + std::to_string(kMaxAttempts)};
-  auto daemon = std::make_unique<DaemonProcess>(args);
-  int port = daemon->wait_ready();
-  ASSERT_GT(port, 0) << daemon->err();
-  std::string key = banner_value(daemon->out(), "  Authorization: Token ");
-  std::string integration = banner_value(daemon->out(), "  Integration-ID: ");
-  std::string webhook_id;
-  {
-    ApiClient api(static_cast<std::uint16_t>(port), key, integration);
-    auto res = api.post("/v2/webhooks/", json::object{{"url", receiver.url()}, {"events", {"Payout.created"}}});
-    ASSERT_EQ(res.status, 201) << res.body;
-    webhook_id = std::string(res.json().at("id").as_string());
-    json::array events;
-    for (int i = 0; i < kDeliveries; ++i)
-      events.push_back(json::object{{"id", "evt-" + std::to_string(i)}, {"type", "Payout.created"}, {"data", {{"n", i}}}});
-    ASSERT_EQ(api.post("/v2/events/batch/", json::object{{"events", events}}).status, 202);
-  }
+  ASSERT_NO_FATAL_FAILURE(start(receiver.url(), {"retry.schedule_ms=100", "retry.max_attempts=" + std::to_string(kMaxAttempts)}));
+  json::array events;
+  for (int i = 0; i < kDeliveries; ++i)
+    events.push_back(json::object{{"id", "evt-" + std::to_string(i)}, {"type", "Payout.created"}, {"data", {{"n", i}}}});
+  ASSERT_EQ(api().post("/v2/events/batch/", json::object{{"events", events}}).status, 202);
 
-  for (int kill = 1; kill <= kKills; ++kill) {
+  for (int k = 1; k <= kKills; ++k) {
     // About a third and two thirds of the way through the attempts.
-    std::size_t at = static_cast<std::size_t>(kDeliveries * kMaxAttempts * kill / (kKills + 1));
-    ASSERT_TRUE(receiver.wait_for(at)) << "kill " << kill << ": " << receiver.count() << " attempts";
-    daemon->signal(SIGKILL);
-    EXPECT_EQ(daemon->wait(), 128 + SIGKILL);
+    std::size_t at = static_cast<std::size_t>(kDeliveries * kMaxAttempts * k / (kKills + 1));
+    ASSERT_TRUE(receiver.wait_for(at)) << "kill " << k << ": " << receiver.count() << " attempts";
+    kill();
     // Killed while deliveries were still being retried, or the test shows nothing.
-    ASSERT_LT(receiver.count(), static_cast<std::size_t>(kDeliveries * kMaxAttempts)) << "kill " << kill;
-    daemon = std::make_unique<DaemonProcess>(args);
-    port = daemon->wait_ready();
-    ASSERT_GT(port, 0) << "kill " << kill << ": the store did not open: " << daemon->err();
+    ASSERT_LT(receiver.count(), static_cast<std::size_t>(kDeliveries * kMaxAttempts)) << "kill " << k;
+    ASSERT_NO_FATAL_FAILURE(restart()) << "kill " << k;
   }
 
-  ApiClient api(static_cast<std::uint16_t>(port), key, integration);
+  ApiClient after = api();
   json::array deliveries;
   ASSERT_TRUE(wait_until([&] {
-    deliveries = api.get("/v2/webhooks/" + webhook_id + "/deliveries/?page_size=100").json().at("results").as_array();
+    deliveries = after.get("/v2/webhooks/" + webhook_id() + "/deliveries/?page_size=100").json().at("results").as_array();
     return deliveries.size() == kDeliveries && std::all_of(deliveries.begin(), deliveries.end(), [](const json::value& d) {
              return d.at("state") == "failed";
            });
@@ -167,8 +177,7 @@ TEST(Crash, SigkillWhileRetryingForgetsNoAttempt) {
   std::size_t repeated = receiver.count() - static_cast<std::size_t>(kDeliveries * kMaxAttempts);
   std::cout << "[ figures  ] " << kKills << " SIGKILLs while retrying: " << receiver.count() << " attempts received, "
             << repeated << " of them repeats of attempts not yet recorded" << std::endl;
-  daemon->signal(SIGTERM);
-  EXPECT_EQ(daemon->wait(), 0);
+  stop();
 }
 
 }  // namespace
