@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <boost/json.hpp>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <random>
@@ -19,6 +20,15 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+
+// Milliseconds since the epoch of the API's "YYYY-MM-DDTHH:MM:SS.mmmZ".
+std::int64_t parse_ms(const json::value& v) {
+  std::string text(v.as_string());
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest || *rest != '.') throw std::runtime_error("not a timestamp: " + text);
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + std::atoi(rest + 1);
+}
 
 // A hookd on a fresh data directory with one webhook for Payout.created, which a test kills
 // with SIGKILL and starts again on the same data.
@@ -131,13 +141,14 @@ TEST_F(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
 // Every delivery fails at every attempt; hookd is killed twice while they are being retried.
 // After the restarts each delivery must end `failed` with exactly max_attempts recorded attempts,
 // numbered 1 to max_attempts: none forgotten (which would mean more attempts than the limit) and
-// none invented. The receiver may see one attempt more per kill: one made but killed before its
-// record was written, which delivery at least once allows.
+// none invented, and each at least the retry delay after the one before, restarts or not. The
+// receiver may see one attempt more per kill: one made but killed before its record was written,
+// which delivery at least once allows.
 TEST_F(Crash, SigkillWhileRetryingForgetsNoAttempt) {
-  constexpr int kDeliveries = 20, kMaxAttempts = 6, kKills = 2;
+  constexpr int kDeliveries = 20, kMaxAttempts = 6, kKills = 2, kDelayMs = 400;
   Receiver receiver;
   receiver.script([](const ReceivedRequest&, std::size_t) { return Reply{503, 0ms, "", {}}; });
-  ASSERT_NO_FATAL_FAILURE(start(receiver.url(), {"retry.schedule_ms=100", "retry.max_attempts=" + std::to_string(kMaxAttempts)}));
+  ASSERT_NO_FATAL_FAILURE(start(receiver.url(), {"retry.schedule_ms=" + std::to_string(kDelayMs), "retry.max_attempts=" + std::to_string(kMaxAttempts)}));
   json::array events;
   for (int i = 0; i < kDeliveries; ++i)
     events.push_back(json::object{{"id", "evt-" + std::to_string(i)}, {"type", "Payout.created"}, {"data", {{"n", i}}}});
@@ -170,6 +181,10 @@ TEST_F(Crash, SigkillWhileRetryingForgetsNoAttempt) {
     for (int n = 0; n < kMaxAttempts; ++n) {
       EXPECT_EQ(attempts[n].at("number"), n + 1) << id;
       EXPECT_EQ(attempts[n].at("status"), 503) << id;
+      if (n > 0) {
+        EXPECT_GE(parse_ms(attempts[n].at("started_at")) - parse_ms(attempts[n - 1].at("started_at")), kDelayMs)
+            << id << " attempt " << n + 1;
+      }
     }
     EXPECT_GE(received[id], kMaxAttempts) << id;
     EXPECT_LE(received[id], kMaxAttempts + kKills) << id;
