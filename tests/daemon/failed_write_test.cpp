@@ -61,7 +61,7 @@ TEST(FailedWrite, ASyncTheDiskFailsStopsTheDaemonAndARestartRecoversEverythingAc
   // the publisher's id decides) and delivered.
   auto again = publish(after, 5).status;
   EXPECT_TRUE(again == 202 || again == 200) << again;  // 200: it was stored, and is not stored twice
-  EXPECT_EQ(after.get("/v2/events/").json().at("count"), 7);
+  EXPECT_EQ(after.get("/v2/events/").json().at("count"), 7);  // evt-0 to evt-5 and evt-sync
   std::set<std::string> all;
   for (int n = 0; n < 6; ++n) all.insert(R"({"n":)" + std::to_string(n) + "}");
   EXPECT_TRUE(wait_until([&] { return bodies(receiver) == all; }));
