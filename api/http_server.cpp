@@ -91,22 +91,35 @@ class HttpServer::SessionGuard {
   SessionGuard(HttpServer& server, net::any_io_executor loop, std::function<void()> close) : server_(server) {
     std::lock_guard lock(server_.sessions_mutex_);
     id_ = server_.next_session_++;
-    server_.sessions_[id_] = SessionEntry{std::move(loop), false, std::move(close)};
+    server_.sessions_[id_] = SessionEntry{std::move(loop), false, false, std::move(close)};
     ++server_.connection_count_;
   }
   ~SessionGuard() {
     std::lock_guard lock(server_.sessions_mutex_);
     server_.sessions_.erase(id_);
     --server_.connection_count_;
+    if (in_request_) --server_.request_count_;
   }
-  void busy(bool b) {
+  // A request begins, which stop() lets finish. False if the connection was closed first: its
+  // bytes may have arrived before the close, but nothing could receive their answer.
+  bool begin_request() {
     std::lock_guard lock(server_.sessions_mutex_);
-    server_.sessions_[id_].busy = b;
+    auto& entry = server_.sessions_[id_];
+    if (entry.closed) return false;
+    entry.busy = in_request_ = true;
+    ++server_.request_count_;
+    return true;
+  }
+  void end_request() {
+    std::lock_guard lock(server_.sessions_mutex_);
+    server_.sessions_[id_].busy = in_request_ = false;
+    --server_.request_count_;
   }
 
  private:
   HttpServer& server_;
   std::uint64_t id_;
+  bool in_request_ = false;
 };
 
 HttpServer::HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits, EventLoops* connection_loops)
@@ -174,6 +187,7 @@ void HttpServer::close_sessions(bool busy_too) {
         std::lock_guard lock(sessions_mutex_);
         auto it = sessions_.find(id);
         if (it == sessions_.end() || (it->second.busy && !busy_too)) return;
+        it->second.closed = true;
         close = it->second.close;
       }
       close();  // not under the lock, which the ending session takes
@@ -240,6 +254,7 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
       if (ec) co_return;
       buffer.commit(n);
     }
+    if (!guard.begin_request()) co_return;
     deadline.expires_after(limits_.read_timeout);
 
     http::request_parser<http::string_body> parser;
@@ -287,7 +302,6 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
 
     Request request = parser.release();
     bool keep_alive = request.keep_alive();
-    guard.busy(true);
     deadline.expires_never();  // the handler has its own limits; the client is not reading yet
     Response res = co_await handler_.handle(std::move(request), info);
 
@@ -295,9 +309,9 @@ net::awaitable<void> HttpServer::session(Stream stream, RequestInfo info) {
     if (res.result() == http::status::no_content || res.result() == http::status::not_modified) res.body().clear();
     res.prepare_payload();
     deadline.expires_after(limits_.write_timeout);
-    // Busy until the answer is written: a stop() meanwhile must let it go out whole.
+    // Within the request until the answer is written: a stop() meanwhile must let it go out whole.
     bool written = !co_await write_response(stream, res, head);
-    guard.busy(false);
+    guard.end_request();
     if (!written || !res.keep_alive()) break;
   }
 

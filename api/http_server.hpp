@@ -54,20 +54,25 @@ class HttpServer {
   // Binds a Unix socket at `path` (replacing a stale one) with mode 0600: only its owner may connect.
   void listen_unix(const std::string& path);
 
-  // Stops accepting and closes idle connections; a connection busy with a request closes after
-  // writing its response. The io_context's run() returns once the last connection is gone.
+  // Stops accepting and closes idle connections. A connection that has begun to receive a request
+  // (its first byte arrived) is left to finish it and closes after writing the answer: closing it
+  // could lose the answer to a request that was handled anyway. The io_context's run() returns
+  // once the last connection is gone.
   void stop();
 
   // Closes every connection, busy or not: for when a shutdown deadline has passed.
   void close_all();
 
-  // Open connections. Safe to read from any thread.
+  // Open connections, and those of them within a request (from its first byte to its answer
+  // written). Safe to read from any thread.
   std::size_t connections() const { return connection_count_; }
+  std::size_t requests_in_progress() const { return request_count_; }
 
  private:
   struct SessionEntry {
     net::any_io_executor loop;     // the connection's event loop: close() runs only there
-    bool busy = false;              // a request is being handled: let it finish
+    bool busy = false;              // within a request: let it finish
+    bool closed = false;            // shut down: no further request may begin
     std::function<void()> close;   // shuts the connection down, which ends its pending I/O
   };
   class SessionGuard;
@@ -92,6 +97,7 @@ class HttpServer {
   std::uint64_t next_session_ = 0;
   std::unordered_map<std::uint64_t, SessionEntry> sessions_;
   std::atomic<std::size_t> connection_count_{0};
+  std::atomic<std::size_t> request_count_{0};
 };
 
 }  // namespace hookd::api

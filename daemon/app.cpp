@@ -246,7 +246,10 @@ void App::begin_shutdown() {
   shutdown_deadline_.emplace(io_, std::chrono::milliseconds(settings_.shutdown_timeout_ms));
   shutdown_deadline_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    spdlog::warn("shutdown deadline passed with requests in flight; closing them");
+    std::size_t in_flight = 0;
+    for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
+      if (server) in_flight += server->requests_in_progress();
+    spdlog::warn("shutdown deadline passed with {} requests in flight; closing them", in_flight);
     for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
       if (server) server->close_all();
   });
