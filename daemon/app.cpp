@@ -111,6 +111,8 @@ void App::start(std::ostream& out) {
     MetricsSnapshot m;
     m.events_accepted = api_->events_accepted() + (ingress_ ? ingress_->events_accepted() : 0);
     m.api_connections = api_server_->connections() + (ingress_server_ ? ingress_server_->connections() : 0);
+    m.api_requests_in_progress =
+        api_server_->requests_in_progress() + (ingress_server_ ? ingress_server_->requests_in_progress() : 0);
     m.engine = engine_->stats();
     m.store = store_->stats();
     std::lock_guard lock(retention_mutex_);

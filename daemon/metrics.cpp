@@ -48,6 +48,9 @@ std::string render_metrics(const MetricsSnapshot& m) {
 
   metric(out, "hookd_api_connections", "gauge", "Open connections to the API and ingress listeners.",
          m.api_connections);
+  metric(out, "hookd_api_requests_in_progress", "gauge",
+         "Requests on those connections from their first byte until their answer is written.",
+         m.api_requests_in_progress);
   metric(out, "hookd_attempts_in_flight", "gauge", "Attempts waiting for their receiver now.", e.in_flight);
   metric(out, "hookd_queue_depth", "gauge", "Due deliveries held in memory, waiting for their time or a slot.",
          e.in_memory);

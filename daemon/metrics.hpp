@@ -13,6 +13,7 @@ namespace hookd {
 struct MetricsSnapshot {
   std::uint64_t events_accepted = 0;
   std::uint64_t api_connections = 0;
+  std::uint64_t api_requests_in_progress = 0;
   engine::Engine::Stats engine;
   storage::StoreStats store;
   std::uint64_t retention_passes = 0;          // finished since start

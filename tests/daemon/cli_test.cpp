@@ -1,5 +1,5 @@
-// The real `hookd` binary: first start, signals, a second daemon on the same directory, and the
-// admin commands with the daemon stopped (straight on the store).
+// The real `hookd` binary: first start, signals (and a publish under way when one comes), a second
+// daemon on the same directory, and the admin commands with the daemon stopped (straight on the store).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -8,6 +8,7 @@
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/raw_connection.hpp"
 
 namespace hookd::test {
 namespace {
@@ -72,6 +73,51 @@ TEST(Cli, ServeBootstrapsOnceAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(again.out().find("Integration-ID"), std::string::npos);  // no second bootstrap
   again.signal(SIGINT);
   EXPECT_EQ(again.wait(), 0);
+}
+
+// A publish whose first bytes arrived before SIGTERM is received whole, stored and answered, and
+// only then is its connection closed; an idle connection is closed at once.
+TEST(Cli, SigtermAnswersAPublishItHadBegunToReceive) {
+  TempDir dir;
+  std::vector<std::string> args = {"--data-dir", dir.str() + "/data", "--listen", "127.0.0.1:0"};
+  auto daemon = std::make_unique<DaemonProcess>(args);
+  int port = daemon->wait_ready();
+  ASSERT_GT(port, 0) << daemon->err();
+  std::string key = banner_value(daemon->out(), "  Authorization: Token ");
+  std::string integration = banner_value(daemon->out(), "  Integration-ID: ");
+
+  auto in_progress = [port] {
+    HttpClient http(static_cast<std::uint16_t>(port));
+    return metric_sample(http.request(http::verb::get, "/metrics").body, "hookd_api_requests_in_progress");
+  };
+  RawConnection idle(static_cast<std::uint16_t>(port));
+  RawConnection publisher(static_cast<std::uint16_t>(port));
+  std::string body = json::serialize(json::object{{"id", "evt-sigterm"}, {"type", "Payout.created"}, {"data", {{"n", 1}}}});
+  ASSERT_FALSE(publisher.send("POST /v2/events/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + key +
+                              "\r\nIntegration-ID: " + integration +
+                              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                              "\r\n\r\n" + body.substr(0, body.size() / 2)));
+  ASSERT_TRUE(wait_until([&] { return in_progress() >= 2; }));  // the publish and the metrics request
+
+  daemon->signal(SIGTERM);
+  EXPECT_TRUE(idle.closed_by_peer());
+  ASSERT_FALSE(publisher.send(body.substr(body.size() / 2)));
+  std::string answer = publisher.read_all(std::chrono::seconds(10));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 202 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\"id\":\"evt-sigterm\""), std::string::npos) << answer;
+  EXPECT_TRUE(publisher.closed());
+  EXPECT_EQ(daemon->wait(), 0) << daemon->err();
+
+  // Stored: the same publish after a restart answers 200 with the event already there.
+  daemon = std::make_unique<DaemonProcess>(args);
+  port = daemon->wait_ready();
+  ASSERT_GT(port, 0) << daemon->err();
+  auto again = ApiClient(static_cast<std::uint16_t>(port), key, integration)
+                   .post("/v2/events/", json::object{{"id", "evt-sigterm"}, {"type", "Payout.created"}, {"data", {{"n", 1}}}});
+  EXPECT_EQ(again.status, 200) << again.body;
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(), 0);
 }
 
 TEST(Cli, AdminCommandsWorkOnAStoppedDaemonsStore) {

@@ -9,9 +9,7 @@ namespace hookd::test {
 namespace {
 
 double gauge(HttpClient& http, const std::string& name) {
-  std::string page = http.request(http::verb::get, "/metrics").body;
-  auto at = page.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stod(page.substr(at + name.size() + 2));
+  return metric_sample(http.request(http::verb::get, "/metrics").body, name);
 }
 
 TEST(Connections, TenThousandIdleConnectionsDoNotStopService) {
