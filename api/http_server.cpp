@@ -96,9 +96,10 @@ class HttpServer::SessionGuard {
   }
   ~SessionGuard() {
     std::lock_guard lock(server_.sessions_mutex_);
-    server_.sessions_.erase(id_);
+    auto it = server_.sessions_.find(id_);
+    if (it->second.busy) --server_.request_count_;  // it ended within a request
+    server_.sessions_.erase(it);
     --server_.connection_count_;
-    if (in_request_) --server_.request_count_;
   }
   // A request begins, which stop() lets finish. False if the connection was closed first: its
   // bytes may have arrived before the close, but nothing could receive their answer.
@@ -106,20 +107,19 @@ class HttpServer::SessionGuard {
     std::lock_guard lock(server_.sessions_mutex_);
     auto& entry = server_.sessions_[id_];
     if (entry.closed) return false;
-    entry.busy = in_request_ = true;
+    entry.busy = true;
     ++server_.request_count_;
     return true;
   }
   void end_request() {
     std::lock_guard lock(server_.sessions_mutex_);
-    server_.sessions_[id_].busy = in_request_ = false;
+    server_.sessions_[id_].busy = false;
     --server_.request_count_;
   }
 
  private:
   HttpServer& server_;
   std::uint64_t id_;
-  bool in_request_ = false;
 };
 
 HttpServer::HttpServer(net::io_context& io, RequestHandler& handler, ServerLimits limits, EventLoops* connection_loops)
