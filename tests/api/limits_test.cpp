@@ -1,7 +1,9 @@
-// Hostile and malformed input on the API listener: every case gets a clear answer or a closed
+// Hostile and malformed input on the API listener (oversized, flooded, garbage, ambiguous lengths,
+// slow or idle clients, too many connections): every case gets a clear answer or a closed
 // connection, nothing is stored, and the server keeps serving others.
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <thread>
 
 #include "tests/support/daemon.hpp"
@@ -149,6 +151,37 @@ TEST_F(LimitsTest, GarbageIs400AndClosed) {
   std::string answer = conn.read_all();
   EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer.substr(0, 80);
   EXPECT_TRUE(still_serving());
+}
+
+// A request whose body length is ambiguous (two lengths, or a length and chunked encoding) is
+// refused and its connection closed: a proxy in front that read the other length would otherwise
+// see a second request, smuggled inside the first one's body, that hookd handles on its own. Both
+// requests would create a webhook; none is created.
+TEST_F(LimitsTest, AmbiguousBodyLengthIs400AndClosed) {
+  std::string body = R"({"url": "https://example.com/hook", "events": ["Payout.created"]})";
+  std::string smuggled = request_head(daemon, "Content-Type: application/json\r\nContent-Length: " +
+                                                  std::to_string(body.size()) + "\r\n\r\n" + body);
+  std::string type = "Content-Type: application/json\r\n";
+  std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  std::string chunked = "Transfer-Encoding: chunked\r\n";
+  std::string chunks = (std::ostringstream() << std::hex << body.size()).str() + "\r\n" + body + "\r\n0\r\n\r\n";
+  std::string longer = "Content-Length: " + std::to_string(chunks.size() + smuggled.size()) + "\r\n";
+  const std::string cases[] = {
+      type + length + "Content-Length: " + std::to_string(body.size() + smuggled.size()) + "\r\n\r\n" + body + smuggled,
+      type + longer + chunked + "\r\n" + chunks + smuggled,
+      type + chunked + longer + "\r\n" + chunks + smuggled,
+  };
+  for (const auto& rest : cases) {
+    RawConnection conn(daemon.port());
+    conn.send(request_head(daemon, rest));
+    std::string answer = conn.read_all();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+    EXPECT_NE(answer.find("Malformed HTTP request."), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos) << "a second answer: " << answer;
+    EXPECT_TRUE(conn.closed());
+  }
+  EXPECT_TRUE(still_serving());
+  EXPECT_EQ(api.get("/v2/webhooks/").json().at("count"), 0);
 }
 
 TEST_F(LimitsTest, SlowClientIsDroppedAfterReadTimeoutWhileOthersAreServed) {
