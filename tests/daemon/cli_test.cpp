@@ -92,7 +92,8 @@ TEST(Cli, SigtermAnswersAPublishItHadBegunToReceive) {
   };
   RawConnection idle(static_cast<std::uint16_t>(port));
   RawConnection publisher(static_cast<std::uint16_t>(port));
-  std::string body = json::serialize(json::object{{"id", "evt-sigterm"}, {"type", "Payout.created"}, {"data", {{"n", 1}}}});
+  const json::object event{{"id", "evt-sigterm"}, {"type", "Payout.created"}, {"data", {{"n", 1}}}};
+  std::string body = json::serialize(event);
   ASSERT_FALSE(publisher.send("POST /v2/events/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + key +
                               "\r\nIntegration-ID: " + integration +
                               "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
@@ -113,8 +114,7 @@ TEST(Cli, SigtermAnswersAPublishItHadBegunToReceive) {
   daemon = std::make_unique<DaemonProcess>(args);
   port = daemon->wait_ready();
   ASSERT_GT(port, 0) << daemon->err();
-  auto again = ApiClient(static_cast<std::uint16_t>(port), key, integration)
-                   .post("/v2/events/", json::object{{"id", "evt-sigterm"}, {"type", "Payout.created"}, {"data", {{"n", 1}}}});
+  auto again = ApiClient(static_cast<std::uint16_t>(port), key, integration).post("/v2/events/", event);
   EXPECT_EQ(again.status, 200) << again.body;
   daemon->signal(SIGTERM);
   EXPECT_EQ(daemon->wait(), 0);
