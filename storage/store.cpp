@@ -372,6 +372,22 @@ std::optional<std::string> Store::get(Family f, std::string_view key) const {
   return value;
 }
 
+void Store::get_all(Family f, std::span<const std::string> keys,
+                    const std::function<void(std::size_t, std::string_view)>& found) const {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  // RocksDB sorts the keys unless told they are sorted already (bytewise, as std::string orders
+  // them), as they are when the caller sorted them (batch ingress sorts ids to fold repeats).
+  bool sorted = std::is_sorted(keys.begin(), keys.end());
+  db_->MultiGet(read_options(), family(f), keys.size(), slices.data(), values.data(), statuses.data(), sorted);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    check_read(statuses[i], values[i].size());
+    found(i, std::string_view(values[i].data(), values[i].size()));
+  }
+}
+
 std::optional<Integration> Store::find_integration(std::string_view id) const {
   if (auto v = get(kIntegrations, id)) return decode<Integration>(*v);
   return std::nullopt;
@@ -439,19 +455,10 @@ std::vector<std::optional<Event>> Store::find_events(std::string_view integratio
   std::vector<std::string> keys;
   keys.reserve(ids.size());
   for (const auto& id : ids) keys.push_back(id_key(integration_id, id));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> seqs(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  // RocksDB sorts the keys unless told they are sorted already (bytewise, as std::string orders
-  // them), as they are when the ids come sorted: batch ingress sorts them to fold repeats.
-  bool sorted = std::is_sorted(keys.begin(), keys.end());
-  db_->MultiGet(read_options(), family(kEvents), keys.size(), slices.data(), seqs.data(), statuses.data(), sorted);
   std::vector<std::optional<Event>> events(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    check_read(statuses[i], seqs[i].size());
-    events[i] = find_event_by_seq(integration_id, read_be64(std::string_view(seqs[i].data(), seqs[i].size())));
-  }
+  get_all(kEvents, keys, [&](std::size_t i, std::string_view seq) {
+    events[i] = find_event_by_seq(integration_id, read_be64(seq));
+  });
   return events;
 }
 
@@ -475,13 +482,25 @@ std::optional<Delivery> Store::find_delivery(std::string_view id) const {
   return std::nullopt;
 }
 
+std::vector<std::optional<Delivery>> Store::find_deliveries(std::span<const std::string> ids) const {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back("d" + id);
+  std::vector<std::optional<Delivery>> deliveries(ids.size());
+  get_all(kDeliveries, keys, [&](std::size_t i, std::string_view v) { deliveries[i] = decode<Delivery>(v); });
+  return deliveries;
+}
+
 std::vector<Delivery> Store::deliveries_of_event(std::string_view integration_id, std::uint64_t event_seq) const {
-  std::vector<Delivery> out;
+  std::vector<std::string> ids;
   std::string prefix = scoped("e", integration_id, be64(event_seq));
   scan(*db_, family(kDeliveries), prefix, [&](std::string_view k, std::string_view) {
-    if (auto d = find_delivery(k.substr(prefix.size()))) out.push_back(std::move(*d));
+    ids.emplace_back(k.substr(prefix.size()));
     return true;
   });
+  std::vector<Delivery> out;
+  for (auto& d : find_deliveries(ids))
+    if (d) out.push_back(std::move(*d));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
   return out;
 }

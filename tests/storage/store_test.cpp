@@ -312,6 +312,13 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
   EXPECT_EQ(of_webhook.items[0].id, "b-late");  // creation order
   EXPECT_EQ(store.list_deliveries_of_webhook("i", 7, 0, 10, true).total, 2u);
   EXPECT_EQ(store.deliveries_of_event("i", 1).size(), 4u);
+  // Many at once, in the order asked, each found or not as find_delivery finds it.
+  auto many = store.find_deliveries(std::vector<std::string>{"c-same", "a-earl", "a-early"});
+  ASSERT_EQ(many.size(), 3u);
+  ASSERT_TRUE(many[0] && many[2]);
+  EXPECT_EQ(many[0]->id, "c-same");
+  EXPECT_FALSE(many[1]);  // a prefix of an id is not that id
+  EXPECT_EQ(many[2]->next_attempt_ms, 9000);
 }
 
 TEST(Store, EventsAndAttempts) {
