@@ -292,11 +292,7 @@ void Engine::pump() {
   std::vector<DueKey> due;
   wheel_.advance(t, due);
   for (auto& k : due) ready_.push_back(std::move(k));
-  while (in_flight_ < options_.max_in_flight && !ready_.empty()) {
-    DueKey k = std::move(ready_.front());
-    ready_.pop_front();
-    start_attempt(k);
-  }
+  start_ready();
   stat_in_memory_ = wheel_.size() + ready_.size() + waiting_count_;
   stat_tracked_ = tracked_.size();
   arm_timer(t);
@@ -323,31 +319,82 @@ void Engine::wake_at(std::int64_t now, std::int64_t at) {
   });
 }
 
-void Engine::start_attempt(const DueKey& key) {
+void Engine::start_ready() {
+  // Those waiting for a webhook were due before anything ready.
+  while (!freed_.empty() && start_waiting(freed_.front())) freed_.pop_front();
+  while (in_flight_ < options_.max_in_flight && !ready_.empty()) {
+    std::size_t n = std::min(ready_.size(), options_.max_in_flight - in_flight_);
+    // The records not held in memory (a backlog beyond memory_capacity, retries read back) are
+    // read in one lookup: a MultiGet costs far less than a read each.
+    std::vector<std::string> unread;
+    std::vector<std::size_t> unread_at;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (holds_record(ready_[i].delivery_id)) continue;
+      unread.push_back(ready_[i].delivery_id);
+      unread_at.push_back(i);
+    }
+    auto read = unread.empty() ? std::vector<std::optional<Delivery>>{} : store_.find_deliveries(unread);
+    for (std::size_t i = 0, j = 0; i < n; ++i) {
+      DueKey key = std::move(ready_.front());
+      ready_.pop_front();
+      std::optional<Delivery> record;
+      if (j < unread_at.size() && unread_at[j] == i) record = std::move(read[j++]);
+      start_attempt(key, std::move(record));  // adds nothing to ready_
+    }
+  }
+}
+
+bool Engine::start_waiting(const RecordKey& webhook) {
+  // An entry found stale leaves the slot to the next: else the webhook's queue would wait for the
+  // end of an attempt that was never made.
+  for (;;) {
+    if (in_flight_ >= options_.max_in_flight) return false;
+    auto w = waiting_.find(webhook);
+    if (w == waiting_.end()) return true;
+    auto in_flight = in_flight_per_webhook_.find(webhook);
+    if (in_flight != in_flight_per_webhook_.end() && in_flight->second >= options_.max_in_flight_per_webhook)
+      return true;  // taken meanwhile by a ready entry: the end of that attempt frees it again
+    DueKey key = std::move(w->second.front());
+    w->second.pop_front();
+    --waiting_count_;
+    if (w->second.empty()) waiting_.erase(w);
+    auto read = holds_record(key.delivery_id) ? std::nullopt : store_.find_delivery(key.delivery_id);
+    if (start_attempt(key, std::move(read)) != Start::Dropped) return true;
+  }
+}
+
+bool Engine::holds_record(const std::string& delivery_id) const {
+  auto it = tracked_.find(delivery_id);
+  return it != tracked_.end() && (it->second.in_flight || it->second.record);
+}
+
+Engine::Start Engine::start_attempt(const DueKey& key, std::optional<Delivery> read) {
   // Usually tracked: not if this entry is a stale one whose delivery was done and forgotten.
   Tracked* t = find_tracked(key.delivery_id);
   if (t) {
     t->queued = false;
     // One attempt of a delivery at a time; the one in flight reschedules it when it ends.
-    if (t->in_flight) return;
+    if (t->in_flight) return Start::Dropped;
   }
-  auto d = t && t->record ? t->record->delivery : store_.find_delivery(key.delivery_id);
+  auto d = t && t->record ? t->record->delivery : std::move(read);
   // Stale: finished, canceled, or rescheduled (a manual retry) since this entry was loaded.
   if (!d || !storage::is_active(d->state) || d->next_attempt_ms != key.due_ms) {
     if (t) {
       t->drop_handed_over();
       forget_if_idle(key.delivery_id);
     }
-    return;
+    return Start::Dropped;
   }
   if (!t) t = &track(key.delivery_id);  // the last insert into tracked_ here: `t` stays valid
   RecordKey wkey{d->integration_id, d->webhook_seq};
   auto& webhook_in_flight = in_flight_per_webhook_[wkey];
   if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
     t->queued = true;
+    // Read from the store: kept until its turn, which would otherwise read it again.
+    if (!t->record) t->handed_over(std::move(*d), nullptr);
     waiting_[wkey].push_back(key);  // this webhook is busy; others go on
     ++waiting_count_;
-    return;
+    return Start::Waits;
   }
   t->in_flight = true;
   t->changed_in_flight = false;
@@ -356,6 +403,7 @@ void Engine::start_attempt(const DueKey& key) {
   ++stat_in_flight_;
   auto event = t->record ? t->record->event : nullptr;
   net::co_spawn(io_, attempt(std::move(*d), std::move(event), std::move(wkey)), net::detached);
+  return Start::Started;
 }
 
 void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
@@ -368,12 +416,7 @@ void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
   }
   auto it = in_flight_per_webhook_.find(wkey);
   if (--it->second == 0) in_flight_per_webhook_.erase(it);
-  if (auto w = waiting_.find(wkey); w != waiting_.end()) {  // the next of this webhook's, still queued
-    ready_.push_front(std::move(w->second.front()));
-    w->second.pop_front();
-    --waiting_count_;
-    if (w->second.empty()) waiting_.erase(w);
-  }
+  if (waiting_.contains(wkey)) freed_.push_back(wkey);  // its next takes the slot
   net::post(io_, [this] { pump(); });
 }
 

@@ -113,7 +113,19 @@ class Engine {
   bool schedule(const storage::DueKey& key, std::int64_t now);
   // Puts a key that is to be queued where it belongs: ready if due at `now`, else in the wheel.
   void enqueue(const storage::DueKey& key, std::int64_t now);
-  void start_attempt(const storage::DueKey& key);
+  // Starts attempts while there is room in flight: first of the webhooks that had a slot freed,
+  // then of the ready keys.
+  void start_ready();
+  // Takes the waiting entries of `webhook` until one is started or waits again, or none is left;
+  // false if it stopped before that because no attempt may start now (it is to be called again).
+  bool start_waiting(const RecordKey& webhook);
+  // Whether an attempt of this delivery may start without reading its record: it is in flight, or
+  // its record is held in memory.
+  bool holds_record(const std::string& delivery_id) const;
+  enum class Start { Started, Waits, Dropped };
+  // `read`: the store's record of the delivery, read by the caller unless holds_record(). Dropped:
+  // the entry was stale (its delivery changed since it was queued) or its delivery is in flight.
+  Start start_attempt(const storage::DueKey& key, std::optional<storage::Delivery> read);
   // `event` is the delivery's event if at hand; else it is read (through the record cache).
   net::awaitable<void> attempt(storage::Delivery delivery, std::shared_ptr<const storage::Event> event,
                                RecordKey webhook);
@@ -161,6 +173,8 @@ class Engine {
   std::unordered_map<RecordKey, std::deque<storage::DueKey>, RecordKeyHash, RecordKeyEqual> waiting_;
   std::unordered_map<RecordKey, std::size_t, RecordKeyHash, RecordKeyEqual> in_flight_per_webhook_;
   std::size_t waiting_count_ = 0;
+  // Webhooks with waiting entries whose attempt ended, in that order: each has a slot to fill.
+  std::deque<RecordKey> freed_;
 
   // What the engine knows of one delivery beyond the store, from when it is queued (or written)
   // until it is neither queued nor in flight and its writes are applied. One entry per delivery,
@@ -175,8 +189,10 @@ class Engine {
     // While writes are unapplied: the delivery as the last of them leaves it. Before the engine's
     // first write: the delivery ingress handed over, with its event, so that a first attempt reads
     // nothing back (not left to the record cache: a backlog larger than the cache would evict
-    // exactly the events needed next). Else none: the store has it. Held by pointer so that an
-    // entry stays small: most entries of a long backlog of retries hold none.
+    // exactly the events needed next), or as read from the store while it waits for its busy
+    // webhook. Else none: the store has it. Held by pointer so that an entry stays small: most
+    // entries of a long backlog of retries hold none. Every change of a delivery is the engine's
+    // write, so a record held is never older than the store's.
     struct Record {
       storage::Delivery delivery;
       std::shared_ptr<const storage::Event> event;  // while handed over

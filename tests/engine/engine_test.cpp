@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 #include <vector>
 
 #include "daemon/app.hpp"
@@ -337,6 +338,46 @@ TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
   EXPECT_EQ(receiver.count(), 2u);
   EXPECT_EQ(engine.stats().attempts, 2u);
   EXPECT_EQ(store.find_delivery(first->id)->attempts, 1u);
+  EXPECT_EQ(store.count_due(), 0u);
+}
+
+// A manual retry of a delivery waiting for its busy webhook leaves its waiting entry stale. When
+// the webhook's slot frees up, that entry must hand the slot on to the next: it once kept it, and
+// the webhook's other waiting deliveries stayed queued until a restart. The record the engine held
+// for the waiting delivery is replaced by the retry's: it is attempted once, for the retry.
+TEST(Engine, AStaleEntryWaitingForABusyWebhookHandsItsSlotOn) {
+  test::Receiver receiver;
+  std::promise<void> release_first;
+  std::shared_future<void> first_released = release_first.get_future().share();
+  receiver.script([first_released](const test::ReceivedRequest& r, std::size_t) {
+    return r.header("webhook-id") == "d1000000" ? test::Reply{200, {}, "", {}, first_released} : test::Reply{};
+  });
+  test::TempDir dir;
+  storage::Store store({dir.str()});
+  seed(store, receiver.url(), 3, system_now_ms() - 1000);  // all due: taken together by the first scan
+  storage::GroupCommitter committer(store);
+  EngineOptions o = options(1000);
+  o.max_in_flight_per_webhook = 1;
+  Engine engine(store, committer, o);
+  Release release{{&release_first}};
+  engine.start();
+  ASSERT_TRUE(receiver.wait_for(1));
+  EXPECT_EQ(engine.stats().in_memory, 2u);  // the other two wait for the webhook
+  EXPECT_EQ(engine.retry_now("i", "d1000001"), Engine::RetryOutcome::Scheduled);
+
+  release_first.set_value();
+  ASSERT_TRUE(test::wait_until([&] {
+    auto s = engine.stats();
+    return s.succeeded >= 3 && s.in_flight == 0 && s.in_memory == 0 && s.tracked == 0;
+  }));
+  engine.stop();
+  std::multiset<std::string> attempted;
+  for (const auto& r : receiver.requests()) attempted.insert(r.header("webhook-id"));
+  EXPECT_EQ(attempted, (std::multiset<std::string>{"d1000000", "d1000001", "d1000002"}));
+  auto retried = store.find_delivery("d1000001");
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->attempts, 1u);
+  EXPECT_EQ(retried->state, storage::DeliveryState::Succeeded);
   EXPECT_EQ(store.count_due(), 0u);
 }
 
