@@ -390,8 +390,6 @@ Engine::Start Engine::start_attempt(const DueKey& key, std::optional<Delivery> r
   auto& webhook_in_flight = in_flight_per_webhook_[wkey];
   if (webhook_in_flight >= options_.max_in_flight_per_webhook) {
     t->queued = true;
-    // Read from the store: kept until its turn, which would otherwise read it again.
-    if (!t->record) t->handed_over(std::move(*d), nullptr);
     waiting_[wkey].push_back(key);  // this webhook is busy; others go on
     ++waiting_count_;
     return Start::Waits;

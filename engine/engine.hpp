@@ -189,10 +189,8 @@ class Engine {
     // While writes are unapplied: the delivery as the last of them leaves it. Before the engine's
     // first write: the delivery ingress handed over, with its event, so that a first attempt reads
     // nothing back (not left to the record cache: a backlog larger than the cache would evict
-    // exactly the events needed next), or as read from the store while it waits for its busy
-    // webhook. Else none: the store has it. Held by pointer so that an entry stays small: most
-    // entries of a long backlog of retries hold none. Every change of a delivery is the engine's
-    // write, so a record held is never older than the store's.
+    // exactly the events needed next). Else none: the store has it. Held by pointer so that an
+    // entry stays small: most entries of a long backlog of retries hold none.
     struct Record {
       storage::Delivery delivery;
       std::shared_ptr<const storage::Event> event;  // while handed over

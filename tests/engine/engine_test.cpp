@@ -343,8 +343,8 @@ TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
 
 // A manual retry of a delivery waiting for its busy webhook leaves its waiting entry stale. When
 // the webhook's slot frees up, that entry must hand the slot on to the next: it once kept it, and
-// the webhook's other waiting deliveries stayed queued until a restart. The record the engine held
-// for the waiting delivery is replaced by the retry's: it is attempted once, for the retry.
+// the webhook's other waiting deliveries stayed queued until a restart. The retried delivery is
+// attempted once, for the retry.
 TEST(Engine, AStaleEntryWaitingForABusyWebhookHandsItsSlotOn) {
   test::Receiver receiver;
   std::promise<void> release_first;
