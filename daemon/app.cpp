@@ -235,25 +235,29 @@ void App::stop() {
   net::post(io_, [this] { begin_shutdown(); });
 }
 
+std::vector<api::HttpServer*> App::servers() const {
+  std::vector<api::HttpServer*> all;
+  for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
+    if (server) all.push_back(server);
+  return all;
+}
+
 void App::begin_shutdown() {
   if (shutdown_deadline_) return;
   signals_.cancel();
   maintenance_.cancel();
   retention_stop_ = true;
   retention_.cancel();
-  for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
-    if (server) server->stop();
+  for (auto* server : servers()) server->stop();
   // Requests still in flight get until the deadline; then their connections are closed too, and
   // run() returns once the last coroutine has ended.
   shutdown_deadline_.emplace(io_, std::chrono::milliseconds(settings_.shutdown_timeout_ms));
   shutdown_deadline_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     std::size_t in_flight = 0;
-    for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
-      if (server) in_flight += server->requests_in_progress();
+    for (auto* server : servers()) in_flight += server->requests_in_progress();
     spdlog::warn("shutdown deadline passed with {} requests in flight; closing them", in_flight);
-    for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
-      if (server) server->close_all();
+    for (auto* server : servers()) server->close_all();
   });
   // The deadline timer must not keep the loop alive once every connection is gone.
   net::co_spawn(
@@ -261,8 +265,8 @@ void App::begin_shutdown() {
       [this]() -> net::awaitable<void> {
         net::steady_timer poll(io_);
         auto busy = [this] {
-          for (auto* server : {api_server_.get(), ingress_server_.get(), admin_server_.get()})
-            if (server && server->connections() > 0) return true;
+          for (auto* server : servers())
+            if (server->connections() > 0) return true;
           return false;
         };
         while (busy()) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "api/admin.hpp"
 #include "api/admin_routes.hpp"
@@ -74,6 +75,8 @@ class App {
   std::unique_ptr<api::HttpServer> api_server_;
   std::unique_ptr<api::HttpServer> ingress_server_;
   std::unique_ptr<api::HttpServer> admin_server_;
+  // Those of the three servers that exist (ingress's only with its own listener).
+  std::vector<api::HttpServer*> servers() const;
   // The API's and ingress's connections (admin's stay on io_). Declared after the servers, so that
   // if run() did not join them, the loops are stopped before the servers their connections use go.
   std::unique_ptr<EventLoops> connection_loops_;
