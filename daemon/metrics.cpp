@@ -61,6 +61,9 @@ std::string render_metrics(const MetricsSnapshot& m) {
   metric(out, "hookd_rocksdb_background_errors", "gauge", "Store write or compaction errors since start.",
          m.store.background_errors);
   metric(out, "hookd_rocksdb_syncs_total", "counter", "Fsyncs of the store's log since start.", m.store.syncs);
+  metric(out, "hookd_engine_read_failures_total", "counter",
+         "Store reads of the delivery engine that failed (an I/O error, a corrupt block); each is tried again.",
+         e.read_failures);
   metric(out, "hookd_retention_passes_total", "counter", "Retention passes finished since start.", m.retention_passes);
   family(out, "hookd_retention_removed_total", "counter", "Records removed by retention since start, by kind.");
   out << "hookd_retention_removed_total{kind=\"events\"} " << m.retention_removed.events << '\n'

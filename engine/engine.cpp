@@ -98,17 +98,25 @@ void Engine::deliveries_created(storage::CreatedDeliveries created) {
 
 void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_seq) {
   net::post(io_, [this, integration_id = std::move(integration_id), webhook_seq] {
-    auto listed = store_.list_deliveries_of_webhook(integration_id, webhook_seq, 0,
-                                                    std::numeric_limits<std::uint64_t>::max(), true);
-    std::set<std::string> ids;
-    for (const auto& d : listed.items) ids.insert(d.id);
-    for (const auto& [id, t] : tracked_)  // made active by a write not applied yet
-      if (t.unapplied_writes > 0 && t.record->delivery.integration_id == integration_id &&
-          t.record->delivery.webhook_seq == webhook_seq)
-        ids.insert(id);
     std::vector<Delivery> before;  // read first: a failed read must leave nothing half written
-    for (const auto& id : ids)
-      if (auto d = load(id); d && storage::is_active(d->state)) before.push_back(std::move(*d));
+    try {
+      auto listed = store_.list_deliveries_of_webhook(integration_id, webhook_seq, 0,
+                                                      std::numeric_limits<std::uint64_t>::max(), true);
+      std::set<std::string> ids;
+      for (const auto& d : listed.items) ids.insert(d.id);
+      for (const auto& [id, t] : tracked_)  // made active by a write not applied yet
+        if (t.unapplied_writes > 0 && t.record->delivery.integration_id == integration_id &&
+            t.record->delivery.webhook_seq == webhook_seq)
+          ids.insert(id);
+      for (const auto& id : ids)
+        if (auto d = load(id); d && storage::is_active(d->state)) before.push_back(std::move(*d));
+    } catch (const std::exception& e) {
+      // Each is canceled when it falls due instead: its attempt finds the webhook gone.
+      ++stat_read_failures_;
+      spdlog::error("engine: reading the deliveries of a deleted webhook failed, each is canceled when due: {}",
+                    e.what());
+      return;
+    }
     if (before.empty()) return;
     storage::Batch& batch = outgoing_batch();
     std::vector<Delivery> changed;
@@ -131,7 +139,14 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
   net::post(io_, [&] {
     if (stopping_) return outcome.set_value(RetryOutcome::Unavailable);
     if (removing_.contains(delivery_id)) return outcome.set_value(RetryOutcome::NotFound);
-    auto d = load(delivery_id);
+    std::optional<Delivery> d;
+    try {
+      d = load(delivery_id);
+    } catch (const std::exception& e) {
+      ++stat_read_failures_;
+      spdlog::error("delivery {}: reading its record for a manual retry failed: {}", delivery_id, e.what());
+      return outcome.set_value(RetryOutcome::Unavailable);
+    }
     if (!d || d->integration_id != integration_id) return outcome.set_value(RetryOutcome::NotFound);
     if (d->state == DeliveryState::Succeeded || d->state == DeliveryState::Canceled)
       return outcome.set_value(RetryOutcome::NotRetryable);
@@ -175,6 +190,7 @@ Engine::Removed Engine::remove_expired(std::vector<storage::ExpiredEvent> expire
         if (current.size() == e.deliveries.size()) still_expired.emplace_back(&e, std::move(current));
       }
     } catch (const std::exception& ex) {
+      ++stat_read_failures_;
       spdlog::error("retention: reading deliveries failed: {}", ex.what());
       return removed.set_value({});
     }
@@ -209,6 +225,7 @@ Engine::Stats Engine::stats() const {
   s.canceled = stat_canceled_;
   s.retried = stat_retried_;
   s.connections_opened = client_.connections_opened();
+  s.read_failures = stat_read_failures_;
   for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) s.latency_buckets[i] = stat_latency_[i];
   s.latency_sum_ms = stat_latency_sum_ms_;
   s.loaded = loaded_;
@@ -263,8 +280,20 @@ void Engine::refill(std::int64_t now) {
   }
   std::int64_t until = now + options_.horizon.count();
   if (cursor_.due_ms >= now + options_.horizon.count() / 2) return;  // loaded far enough ahead
+  if (now < scan_retry_at_) return;  // the last scan failed
   std::size_t room = options_.memory_capacity - held;
-  auto entries = store_.scan_due(cursor_, until, room);
+  std::vector<DueKey> entries;
+  try {
+    entries = store_.scan_due(cursor_, until, room);
+  } catch (const std::exception& e) {
+    // Nothing has changed yet: the same scan is made again later.
+    ++stat_read_failures_;
+    spdlog::error("engine: reading the due index failed, trying again in {} ms: {}", options_.read_retry.count(),
+                  e.what());
+    scan_retry_at_ = now + options_.read_retry.count();
+    wake_at(now, scan_retry_at_);
+    return;
+  }
   for (const auto& e : entries) {
     Tracked& t = track(e.delivery_id);
     if (!t.queued) {
@@ -333,12 +362,20 @@ void Engine::start_ready() {
       unread.push_back(ready_[i].delivery_id);
       unread_at.push_back(i);
     }
-    auto read = unread.empty() ? std::vector<std::optional<Delivery>>{} : store_.find_deliveries(unread);
+    std::vector<bool> failed;
+    auto read = unread.empty() ? std::vector<std::optional<Delivery>>{} : read_records(unread, failed);
     for (std::size_t i = 0, j = 0; i < n; ++i) {
       DueKey key = std::move(ready_.front());
       ready_.pop_front();
       std::optional<Delivery> record;
-      if (j < unread_at.size() && unread_at[j] == i) record = std::move(read[j++]);
+      if (j < unread_at.size() && unread_at[j] == i) {
+        if (failed[j]) {
+          ++j;
+          defer(std::move(key), now());
+          continue;
+        }
+        record = std::move(read[j++]);
+      }
       start_attempt(key, std::move(record));  // adds nothing to ready_
     }
   }
@@ -358,9 +395,42 @@ bool Engine::start_waiting(const RecordKey& webhook) {
     w->second.pop_front();
     --waiting_count_;
     if (w->second.empty()) waiting_.erase(w);
-    auto read = holds_record(key.delivery_id) ? std::nullopt : store_.find_delivery(key.delivery_id);
+    std::optional<Delivery> read;
+    if (!holds_record(key.delivery_id)) {
+      std::vector<bool> failed;
+      read = std::move(read_records(std::span(&key.delivery_id, 1), failed)[0]);
+      if (failed[0]) {
+        defer(std::move(key), now());
+        continue;
+      }
+    }
     if (start_attempt(key, std::move(read)) != Start::Dropped) return true;
   }
+}
+
+std::vector<std::optional<Delivery>> Engine::read_records(std::span<const std::string> ids, std::vector<bool>& failed) {
+  failed.assign(ids.size(), false);
+  try {
+    return store_.find_deliveries(ids);
+  } catch (const std::exception&) {
+    // The lookup does not tell which record failed: read each alone.
+  }
+  std::vector<std::optional<Delivery>> read(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    try {
+      read[i] = store_.find_delivery(ids[i]);
+    } catch (const std::exception& e) {
+      failed[i] = true;
+      ++stat_read_failures_;
+      spdlog::error("delivery {}: reading its record failed, trying again in {} ms: {}", ids[i],
+                    options_.read_retry.count(), e.what());
+    }
+  }
+  return read;
+}
+
+void Engine::defer(DueKey key, std::int64_t now) {
+  wheel_.insert(now + options_.read_retry.count(), std::move(key));
 }
 
 bool Engine::holds_record(const std::string& delivery_id) const {
@@ -481,18 +551,31 @@ void Engine::flush_outgoing() {
 }
 
 net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, RecordKey wkey) {
-  std::string id = d.id;
+  DueKey key{d.next_attempt_ms, d.id};
   std::optional<DueKey> next;
+  bool failed = false;
   try {
     next = co_await make_attempt(std::move(d), std::move(event));
   } catch (const std::exception& e) {
-    // The store failed: the delivery keeps its due entry and is attempted again later.
-    spdlog::error("delivery {}: attempt failed inside hookd: {}", id, e.what());
-    // No longer queued: whoever picks it up again reads the store.
-    if (Tracked* t = find_tracked(id)) t->drop_handed_over();
+    // A store read failed (the webhook, the event, the record after a change): nothing was
+    // written, and the delivery keeps its due entry.
+    failed = true;
+    ++stat_read_failures_;
+    spdlog::error("delivery {}: attempt failed inside hookd, trying again in {} ms: {}", key.delivery_id,
+                  options_.read_retry.count(), e.what());
+    // Whoever picks it up again reads the store.
+    if (Tracked* t = find_tracked(key.delivery_id)) t->drop_handed_over();
   }
-  finish(wkey, id);
+  finish(wkey, key.delivery_id);
   if (next) schedule(*next, now());
+  if (failed) {
+    // Queued again here: the cursor has passed its due entry, so no scan would find it.
+    Tracked& t = track(key.delivery_id);
+    if (!t.queued) {
+      t.queued = true;
+      defer(std::move(key), now());
+    }
+  }
 }
 
 net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shared_ptr<const storage::Event> event) {

@@ -7,6 +7,9 @@
 // resumes every active delivery at its time (attempts in flight at a crash are made again:
 // delivery is at-least-once, receivers dedupe by Webhook-Id).
 //
+// A store read that fails (an I/O error, a corrupt block) holds up only the delivery it was for,
+// which is tried again after `read_retry`; the engine runs on.
+//
 // All scheduling state lives on the engine's own thread; the public functions post to it. Every
 // change of a delivery after its creation (attempt results, cancellation, manual retry) happens
 // there too, so they never race each other.
@@ -21,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -43,6 +47,9 @@ struct EngineOptions {
   std::size_t max_in_flight_per_webhook = 16;   // ... and to one webhook
   std::size_t memory_capacity = 100'000;        // due entries held in memory at most
   std::chrono::milliseconds horizon{60'000};    // how far ahead due entries are loaded
+  // After a store read failed (an I/O error, a corrupt block): when the entry or the scan of the
+  // due index is tried again. The due entry stays in the store meanwhile.
+  std::chrono::milliseconds read_retry{1'000};
   std::function<std::int64_t()> now_ms;         // wall clock, ms since the Unix epoch (required)
   std::function<double()> random_unit;          // uniform in [0, 1), for jitter; default: a PRNG
 };
@@ -65,6 +72,7 @@ class Engine {
     std::uint64_t canceled = 0;    // deliveries canceled
     std::uint64_t retried = 0;     // attempts that scheduled another
     std::uint64_t connections_opened = 0;  // to receivers; pooled ones are reused
+    std::uint64_t read_failures = 0;  // store reads that failed (each tried again after read_retry)
     std::array<std::uint64_t, kLatencyBucketsMs.size() + 1> latency_buckets{};  // per bucket, not cumulative
     std::uint64_t latency_sum_ms = 0;
     bool loaded = false;           // the due index has been read once since start
@@ -119,6 +127,14 @@ class Engine {
   // Takes the waiting entries of `webhook` until one is started or waits again, or none is left;
   // false if it stopped before that because no attempt may start now (it is to be called again).
   bool start_waiting(const RecordKey& webhook);
+  // The records of `ids` in the store, in their order, read in one lookup. If that fails, each
+  // is read alone, so that an unreadable record (an I/O error, a corrupt block) holds up only its
+  // own delivery: its entry in `failed` is set.
+  std::vector<std::optional<storage::Delivery>> read_records(std::span<const std::string> ids,
+                                                             std::vector<bool>& failed);
+  // The record of an entry could not be read: the entry waits read_retry in the wheel and is
+  // tried again. Nothing else about the delivery changes; its due entry stays in the store.
+  void defer(storage::DueKey key, std::int64_t now);
   // Whether an attempt of this delivery may start without reading its record: it is in flight, or
   // its record is held in memory.
   bool holds_record(const std::string& delivery_id) const;
@@ -168,6 +184,7 @@ class Engine {
 
   TimerWheel<storage::DueKey> wheel_;
   storage::DueKey cursor_;                                  // index entries <= this are loaded or done
+  std::int64_t scan_retry_at_ = 0;                          // after a failed scan of the index: not before
   std::deque<storage::DueKey> ready_;
   // Per webhook: the entries over its cap, and its attempts in flight.
   std::unordered_map<RecordKey, std::deque<storage::DueKey>, RecordKeyHash, RecordKeyEqual> waiting_;
@@ -241,7 +258,8 @@ class Engine {
   std::size_t in_flight_ = 0;
 
   std::atomic<std::uint64_t> stat_in_flight_{0}, stat_in_memory_{0}, stat_tracked_{0}, stat_attempts_{0}, stat_attempts_failed_{0},
-      stat_succeeded_{0}, stat_failed_{0}, stat_canceled_{0}, stat_retried_{0}, stat_latency_sum_ms_{0};
+      stat_succeeded_{0}, stat_failed_{0}, stat_canceled_{0}, stat_retried_{0}, stat_latency_sum_ms_{0},
+      stat_read_failures_{0};
   std::array<std::atomic<std::uint64_t>, kLatencyBucketsMs.size() + 1> stat_latency_{};
   std::atomic<bool> loaded_{false};
 };

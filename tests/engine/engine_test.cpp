@@ -1,11 +1,15 @@
 // The engine on a real store, without the HTTP API in front: bounded memory and the due-index
 // cursor when more is due than memory may hold.
 #include "engine/engine.hpp"
+#include "storage/codec.hpp"
 #include "storage/group_commit.hpp"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <set>
 #include <vector>
 
@@ -404,6 +408,160 @@ TEST(Engine, AttemptRecordsAreDurableSoonAndAManualRetryAtOnce) {
   EXPECT_EQ(store.stats().syncs, syncs + 1);
   ASSERT_TRUE(receiver.wait_for(2));
   engine.stop();
+}
+
+// The table files in `dir` that hold `bytes`.
+std::vector<std::filesystem::path> tables_holding(const std::filesystem::path& dir, std::string_view bytes) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".sst") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find(bytes) != std::string::npos) found.push_back(entry.path());
+  }
+  return found;
+}
+
+// Empties a table file under the open store, which keeps its files open: its reads of the file
+// then find nothing, as after a failing disk, and report the block as corrupt. restore() puts
+// the bytes back.
+class UnreadableTable {
+ public:
+  explicit UnreadableTable(std::filesystem::path path) : path_(std::move(path)) {
+    std::ifstream in(path_, std::ios::binary);
+    bytes_.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::filesystem::resize_file(path_, 0);
+  }
+  void restore() {
+    std::ofstream out(path_, std::ios::binary | std::ios::in | std::ios::out);  // the same file, not a new one
+    out << bytes_;
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::string bytes_;
+};
+
+// Two deliveries due now, each written into table files of its own, and an engine on the store
+// that tries a failed read again after 20 ms.
+class UnreadableTableTest : public ::testing::Test {
+ protected:
+  // Ids without repeats, which table files' compression would not keep as they are, and due keys
+  // whose last byte is not 'd': "d" + id is found only as a record's key.
+  const std::string unreadable_id = "u7f3a9c", readable_id = "r2b8e5d";
+  const std::int64_t due = system_now_ms() / 256 * 256 - 1000;
+
+  UnreadableTableTest() {
+    {
+      storage::Store store({dir.str()});
+      seed(store, receiver.url(), 0, due);  // the webhook and the event
+    }
+    put(unreadable_id);
+    put(readable_id);
+    store.emplace(storage::Store::Options{dir.str()});
+    committer.emplace(*store);
+    EngineOptions o = options(1000);
+    o.read_retry = 20ms;
+    engine.emplace(*store, *committer, o);
+  }
+
+  void put(const std::string& id) {
+    storage::Store store({dir.str()});  // the open writes what its log holds into table files
+    storage::Delivery d;
+    d.id = id;
+    d.integration_id = "i";
+    d.seq = store.next_seq(storage::Store::Sequence::Delivery);
+    d.event_seq = 1;
+    d.webhook_seq = 1;
+    d.next_attempt_ms = due;
+    storage::Batch batch = store.batch();
+    batch.put_delivery(d);
+    ASSERT_TRUE(store.write(batch).is_ok());
+  }
+
+  // Both are delivered in the end, and nothing is left due.
+  void expect_all_delivered() {
+    ASSERT_TRUE(receiver.wait_for(2));
+    ASSERT_TRUE(test::wait_until([&] { return store->count_due() == 0 && engine->stats().tracked == 0; }));
+    engine->stop();
+    std::set<std::string> ids;
+    for (const auto& r : receiver.requests()) ids.insert(r.header("webhook-id"));
+    EXPECT_EQ(ids, (std::set<std::string>{unreadable_id, readable_id}));
+    EXPECT_EQ(store->find_delivery(unreadable_id)->state, storage::DeliveryState::Succeeded);
+  }
+
+  test::Receiver receiver;
+  test::TempDir dir;
+  std::optional<storage::Store> store;
+  std::optional<storage::GroupCommitter> committer;
+  std::optional<Engine> engine;
+};
+
+// A record the store cannot read holds up its own delivery only, which is tried again until it
+// can be read: the read's exception once ended hookd.
+TEST_F(UnreadableTableTest, AnUnreadableRecordWaitsWhileOthersAreDelivered) {
+  auto tables = tables_holding(dir.path(), "d" + unreadable_id);
+  ASSERT_EQ(tables.size(), 1u);
+  UnreadableTable unreadable(tables[0]);
+  ASSERT_THROW(store->find_delivery(unreadable_id), storage::StoreError);
+  ASSERT_TRUE(store->find_delivery(readable_id));
+
+  engine->start();
+  ASSERT_TRUE(receiver.wait_for(1));
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 3; }));  // and again
+  EXPECT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(receiver.requests()[0].header("webhook-id"), readable_id);
+  EXPECT_EQ(store->count_due(), 1u);
+
+  unreadable.restore();
+  expect_all_delivered();
+}
+
+// A scan of the due index that fails is made again.
+TEST_F(UnreadableTableTest, AFailedScanOfTheDueIndexIsMadeAgain) {
+  auto tables = tables_holding(dir.path(), storage::be64(static_cast<std::uint64_t>(due)) + unreadable_id);
+  ASSERT_EQ(tables.size(), 1u);
+  UnreadableTable unreadable(tables[0]);
+  ASSERT_THROW(store->count_due(), storage::StoreError);
+
+  engine->start();
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 3; }));
+  EXPECT_EQ(receiver.count(), 0u);  // the scan stops at the unreadable entry
+
+  unreadable.restore();
+  expect_all_delivered();
+}
+
+// A manual retry or a webhook's deletion that cannot read the deliveries concerned changes none of
+// them (and the webhook, still in the store here, is delivered to once they can be read).
+TEST_F(UnreadableTableTest, ARetryOrADeletionThatCannotReadChangesNothing) {
+  auto tables = tables_holding(dir.path(), "d" + unreadable_id);
+  ASSERT_EQ(tables.size(), 1u);
+  UnreadableTable unreadable(tables[0]);
+  engine->start();
+  EXPECT_EQ(engine->retry_now("i", unreadable_id), Engine::RetryOutcome::Unavailable);
+  engine->webhook_deleted("i", 1);  // lists the webhook's deliveries: a scan through that file
+  // Answered on the engine's thread after the deletion was handled, the file still unreadable.
+  EXPECT_EQ(engine->retry_now("i", unreadable_id), Engine::RetryOutcome::Unavailable);
+  EXPECT_EQ(engine->stats().canceled, 0u);
+
+  unreadable.restore();
+  expect_all_delivered();
+}
+
+// An attempt that cannot read its event is made again later: it was once left until a restart,
+// its due entry behind the cursor.
+TEST_F(UnreadableTableTest, AnAttemptThatCannotReadItsEventIsMadeAgain) {
+  auto tables = tables_holding(dir.path(), R"({"n":1})");  // the event's body
+  ASSERT_EQ(tables.size(), 1u);
+  UnreadableTable unreadable(tables[0]);
+
+  engine->start();
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 4; }));  // each twice
+  EXPECT_EQ(receiver.count(), 0u);
+
+  unreadable.restore();
+  expect_all_delivered();
 }
 
 TEST(RetryAfter, SecondsAndHttpDates) {
