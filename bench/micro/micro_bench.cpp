@@ -1,9 +1,15 @@
 // Google Benchmark micro benchmarks of hookd's hot paths: signing, event JSON, the timer wheel,
-// delivery-state writes and request routing. Run: build/bench/hookd_micro (see bench/README.md).
+// delivery-state writes, a fan-out's writes and request routing. Run: build/bench/hookd_micro
+// (see bench/README.md).
 #include <benchmark/benchmark.h>
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+#include <vector>
 
 #include "api/router.hpp"
 #include "engine/timer_wheel.hpp"
@@ -110,6 +116,63 @@ void BM_DeliveryStateWriteUnsynced(benchmark::State& state) { delivery_write(sta
 void BM_DeliveryStateWriteSynced(benchmark::State& state) { delivery_write(state, true); }
 BENCHMARK(BM_DeliveryStateWriteUnsynced);
 BENCHMARK(BM_DeliveryStateWriteSynced);
+
+// The group committer's work in `fanout10`, per delivery, without the disk's sync or the other
+// threads' noise: each round writes one group of ten events with ten deliveries each (event,
+// id index, delivery records, their index and due entries), then the results of the first
+// attempts of the deliveries created eight rounds earlier, in shuffled order as attempts end
+// (record, due entry's removal, attempt). items_per_second counts deliveries: its inverse is the
+// CPU per delivery.
+void BM_FanoutRoundWrites(benchmark::State& state) {
+  test::TempDir dir;
+  storage::Store::Options options;
+  options.path = dir.str();
+  options.min_free_bytes = 0;
+  storage::Store store(options);
+  std::mt19937 random(1);
+  std::deque<std::vector<storage::Delivery>> in_flight;
+  std::int64_t now = 1'790'000'000'000;
+  std::uint64_t event_seq = 0, delivery_seq = 0;
+  for (auto _ : state) {
+    std::vector<storage::Batch> group;
+    std::vector<storage::Delivery> created;
+    for (int e = 0; e < 10; ++e) {
+      storage::Batch batch = store.batch();
+      storage::Event event{"integration-0001", ++event_seq, signing::uuid4(), "Payout.created", kBody, now};
+      batch.put_event(event);
+      for (std::uint64_t webhook = 1; webhook <= 10; ++webhook) {
+        storage::Delivery d;
+        d.id = signing::uuid7(now);
+        d.integration_id = event.integration_id;
+        d.seq = ++delivery_seq, d.event_seq = event.seq, d.webhook_seq = webhook;
+        d.next_attempt_ms = d.created_at_ms = d.updated_at_ms = now;
+        batch.put_delivery(d);
+        created.push_back(std::move(d));
+      }
+      group.push_back(std::move(batch));
+    }
+    if (!store.write_all(group, false).is_ok()) state.SkipWithError("write failed");
+    in_flight.push_back(std::move(created));
+    ++now;
+    if (in_flight.size() <= 8) continue;
+    std::vector<storage::Delivery> ended = std::move(in_flight.front());
+    in_flight.pop_front();
+    std::shuffle(ended.begin(), ended.end(), random);
+    std::vector<storage::Batch> results;
+    results.push_back(store.batch());
+    for (const auto& d : ended) {
+      storage::Delivery done = d;
+      done.attempts = 1;
+      done.state = storage::DeliveryState::Succeeded;
+      done.updated_at_ms = now;
+      results.back().put_attempt(d.id, storage::Attempt{1, now, 3, 200, "", ""});
+      results.back().put_delivery(done, &d);
+    }
+    if (!store.write_all(results, false).is_ok()) state.SkipWithError("write failed");
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+}
+BENCHMARK(BM_FanoutRoundWrites);
 
 // Routing a request among routes shaped like hookd's API.
 void BM_RouteRequest(benchmark::State& state) {
