@@ -527,8 +527,10 @@ TEST_F(UnreadableTableTest, AFailedScanOfTheDueIndexIsMadeAgain) {
   engine->start();
   ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 3; }));
   EXPECT_EQ(receiver.count(), 0u);  // the scan stops at the unreadable entry
+  EXPECT_FALSE(engine->stats().loaded);  // not ready (/readyz)
 
   unreadable.restore();
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().loaded; }));
   expect_all_delivered();
 }
 
