@@ -422,15 +422,21 @@ std::vector<std::optional<Delivery>> Engine::read_records(std::span<const std::s
     } catch (const std::exception& e) {
       failed[i] = true;
       ++stat_read_failures_;
-      spdlog::error("delivery {}: reading its record failed, trying again in {} ms: {}", ids[i],
-                    options_.read_retry.count(), e.what());
+      spdlog::error("delivery {}: reading its record failed, it is tried again later: {}", ids[i], e.what());
     }
   }
   return read;
 }
 
 void Engine::defer(DueKey key, std::int64_t now) {
-  wheel_.insert(now + options_.read_retry.count(), std::move(key));
+  // Each failure in a row doubles the wait, up to 64 times read_retry: a record that stays
+  // unreadable costs a read and a line of the log about once a minute, not every second.
+  int doublings = 0;
+  if (Tracked* t = find_tracked(key.delivery_id)) {
+    doublings = t->failed_reads;
+    if (t->failed_reads < 6) ++t->failed_reads;
+  }
+  wheel_.insert(now + (options_.read_retry.count() << doublings), std::move(key));
 }
 
 bool Engine::holds_record(const std::string& delivery_id) const {
@@ -553,26 +559,27 @@ void Engine::flush_outgoing() {
 net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::Event> event, RecordKey wkey) {
   DueKey key{d.next_attempt_ms, d.id};
   std::optional<DueKey> next;
-  bool failed = false;
+  std::optional<std::uint8_t> failed_reads;  // set if the attempt failed inside hookd
   try {
     next = co_await make_attempt(std::move(d), std::move(event));
+    if (Tracked* t = find_tracked(key.delivery_id)) t->failed_reads = 0;
   } catch (const std::exception& e) {
     // A store read failed (the webhook, the event, the record after a change): nothing was
     // written, and the delivery keeps its due entry.
-    failed = true;
     ++stat_read_failures_;
-    spdlog::error("delivery {}: attempt failed inside hookd, trying again in {} ms: {}", key.delivery_id,
-                  options_.read_retry.count(), e.what());
-    // Whoever picks it up again reads the store.
-    if (Tracked* t = find_tracked(key.delivery_id)) t->drop_handed_over();
+    spdlog::error("delivery {}: attempt failed inside hookd, it is tried again later: {}", key.delivery_id, e.what());
+    Tracked* t = find_tracked(key.delivery_id);  // in flight, so tracked
+    t->drop_handed_over();  // whoever picks it up again reads the store
+    failed_reads = t->failed_reads;
   }
-  finish(wkey, key.delivery_id);
+  finish(wkey, key.delivery_id);  // may forget it
   if (next) schedule(*next, now());
-  if (failed) {
+  if (failed_reads) {
     // Queued again here: the cursor has passed its due entry, so no scan would find it.
     Tracked& t = track(key.delivery_id);
     if (!t.queued) {
       t.queued = true;
+      t.failed_reads = *failed_reads;
       defer(std::move(key), now());
     }
   }

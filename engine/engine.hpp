@@ -48,7 +48,8 @@ struct EngineOptions {
   std::size_t memory_capacity = 100'000;        // due entries held in memory at most
   std::chrono::milliseconds horizon{60'000};    // how far ahead due entries are loaded
   // After a store read failed (an I/O error, a corrupt block): when the entry or the scan of the
-  // due index is tried again. The due entry stays in the store meanwhile.
+  // due index is tried again (an entry that fails again waits twice as long, up to 64 times
+  // this). The due entry stays in the store meanwhile.
   std::chrono::milliseconds read_retry{1'000};
   std::function<std::int64_t()> now_ms;         // wall clock, ms since the Unix epoch (required)
   std::function<double()> random_unit;          // uniform in [0, 1), for jitter; default: a PRNG
@@ -72,7 +73,7 @@ class Engine {
     std::uint64_t canceled = 0;    // deliveries canceled
     std::uint64_t retried = 0;     // attempts that scheduled another
     std::uint64_t connections_opened = 0;  // to receivers; pooled ones are reused
-    std::uint64_t read_failures = 0;  // store reads that failed (each tried again after read_retry)
+    std::uint64_t read_failures = 0;  // store reads that failed (each tried again: see read_retry)
     std::array<std::uint64_t, kLatencyBucketsMs.size() + 1> latency_buckets{};  // per bucket, not cumulative
     std::uint64_t latency_sum_ms = 0;
     bool loaded = false;           // the due index has been read once since start
@@ -132,8 +133,9 @@ class Engine {
   // own delivery: its entry in `failed` is set.
   std::vector<std::optional<storage::Delivery>> read_records(std::span<const std::string> ids,
                                                              std::vector<bool>& failed);
-  // The record of an entry could not be read: the entry waits read_retry in the wheel and is
-  // tried again. Nothing else about the delivery changes; its due entry stays in the store.
+  // The record of an entry could not be read: the entry waits in the wheel, read_retry and twice
+  // as long after each further failure in a row, and is tried again. Nothing else about the
+  // delivery changes; its due entry stays in the store.
   void defer(storage::DueKey key, std::int64_t now);
   // Whether an attempt of this delivery may start without reading its record: it is in flight, or
   // its record is held in memory.
@@ -202,6 +204,7 @@ class Engine {
     // Something changed it while its attempt was in flight (a manual retry, a cancellation): only
     // then must the attempt re-read the record before writing its own.
     bool changed_in_flight = false;
+    std::uint8_t failed_reads = 0;  // store reads that failed in a row, at most 6 (see defer())
     std::uint32_t unapplied_writes = 0;  // submitted to the committer and not yet applied
     // While writes are unapplied: the delivery as the last of them leaves it. Before the engine's
     // first write: the delivery ingress handed over, with its event, so that a first attempt reads

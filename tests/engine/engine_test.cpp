@@ -506,9 +506,12 @@ TEST_F(UnreadableTableTest, AnUnreadableRecordWaitsWhileOthersAreDelivered) {
   ASSERT_THROW(store->find_delivery(unreadable_id), storage::StoreError);
   ASSERT_TRUE(store->find_delivery(readable_id));
 
+  auto started = std::chrono::steady_clock::now();
   engine->start();
   ASSERT_TRUE(receiver.wait_for(1));
-  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 3; }));  // and again
+  // Tried again and again, each time after twice the wait: 20 + 40 + 80 + 160 ms before the fifth.
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 5; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 280ms);
   EXPECT_EQ(receiver.count(), 1u);
   EXPECT_EQ(receiver.requests()[0].header("webhook-id"), readable_id);
   EXPECT_EQ(store->count_due(), 1u);
@@ -558,8 +561,11 @@ TEST_F(UnreadableTableTest, AnAttemptThatCannotReadItsEventIsMadeAgain) {
   ASSERT_EQ(tables.size(), 1u);
   UnreadableTable unreadable(tables[0]);
 
+  auto started = std::chrono::steady_clock::now();
   engine->start();
-  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 4; }));  // each twice
+  // Each four times, waiting twice as long every time: 20 + 40 + 80 ms before the fourth.
+  ASSERT_TRUE(test::wait_until([&] { return engine->stats().read_failures >= 8; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 130ms);
   EXPECT_EQ(receiver.count(), 0u);
 
   unreadable.restore();
