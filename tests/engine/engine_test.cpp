@@ -279,6 +279,14 @@ struct Release {
   }
 };
 
+// Scripts `receiver` to answer the attempts of `delivery_id` only once `released` is ready, and
+// every other request at once.
+void answer_when_released(test::Receiver& receiver, const std::string& delivery_id, std::shared_future<void> released) {
+  receiver.script([delivery_id, released](const test::ReceivedRequest& r, std::size_t) {
+    return r.header("webhook-id") == delivery_id ? test::Reply{200, {}, "", {}, released} : test::Reply{};
+  });
+}
+
 // The hand-off's "already known" check, where it matters: ingress's hand-off of a delivery that
 // the engine has attempted already arrives while the engine's write of that attempt is not yet
 // applied, and its due entry has to wait for a slot until after it is. The handed-over record is
@@ -286,11 +294,8 @@ struct Release {
 TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
   test::Receiver receiver;
   std::promise<void> release_second;
-  std::shared_future<void> second_released = release_second.get_future().share();
   // The first delivery is answered at once; the second holds the only slot until released.
-  receiver.script([second_released](const test::ReceivedRequest& r, std::size_t) {
-    return r.header("webhook-id") == "d1000001" ? test::Reply{200, {}, "", {}, second_released} : test::Reply{};
-  });
+  answer_when_released(receiver, "d1000001", release_second.get_future().share());
   test::TempDir dir;
   storage::Store store({dir.str()});
   seed(store, receiver.url(), 2, system_now_ms());  // d1000000, then d1000001
@@ -352,10 +357,7 @@ TEST(Engine, HandOffOfADeliveryTheEngineHasWrittenMakesNoSecondAttempt) {
 TEST(Engine, AStaleEntryWaitingForABusyWebhookHandsItsSlotOn) {
   test::Receiver receiver;
   std::promise<void> release_first;
-  std::shared_future<void> first_released = release_first.get_future().share();
-  receiver.script([first_released](const test::ReceivedRequest& r, std::size_t) {
-    return r.header("webhook-id") == "d1000000" ? test::Reply{200, {}, "", {}, first_released} : test::Reply{};
-  });
+  answer_when_released(receiver, "d1000000", release_first.get_future().share());
   test::TempDir dir;
   storage::Store store({dir.str()});
   seed(store, receiver.url(), 3, system_now_ms() - 1000);  // all due: taken together by the first scan
