@@ -5,6 +5,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <optional>
 
 #include "storage/codec.hpp"
+#include "storage/crc32c.hpp"
 #include "storage/prefilled_logs.hpp"
 #include "storage/tuning.hpp"
 
@@ -226,6 +228,8 @@ Store::Store(const Options& options)
   // overwrites (storage/prefilled_logs.hpp).
   env_ = new_prefilled_log_env();
   Tuning tuning = tune(options, env_.get());
+  // Also what links hookd's CRC-32C in place of RocksDB's own (storage/crc32c.hpp).
+  spdlog::debug("store: CRC-32C by {}", crc32c_implementation());
 
   // Created here rather than by RocksDB, which logs an error while it lists a missing directory.
   // If this fails, so does the open, with RocksDB's account of why.

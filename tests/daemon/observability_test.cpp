@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "storage/crc32c.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/receiver.hpp"
@@ -101,7 +102,7 @@ TEST(Observability, LogsCarryIdsAndNeverSecrets) {
   std::string log = daemon.err();
   std::istringstream lines(log);
   std::string line;
-  bool request_logged = false, attempt_logged = false;
+  bool request_logged = false, attempt_logged = false, crc_logged = false;
   while (std::getline(lines, line)) {
     boost::system::error_code ec;
     auto entry = json::parse(line, ec);
@@ -109,9 +110,13 @@ TEST(Observability, LogsCarryIdsAndNeverSecrets) {
     std::string msg(entry.at("msg").as_string());
     request_logged |= msg.find("request trace-123 POST /v2/events/ -> 202") != std::string::npos;
     attempt_logged |= msg.find("delivery " + delivery + " (event evt-logged, webhook w) attempt 1 failed") != std::string::npos;
+    // RocksDB's line at open names the CRC-32C it checksums with: hookd's (storage/crc32c.hpp).
+    crc_logged |= msg.find("Fast CRC32 supported: ") != std::string::npos &&
+                  msg.find("(hookd's, storage/crc32c.cpp)") != std::string::npos;
   }
   EXPECT_TRUE(request_logged) << log;
   EXPECT_TRUE(attempt_logged) << log;
+  EXPECT_EQ(crc_logged, storage::kReplacesRocksDbCrc32c) << log;
   EXPECT_EQ(log.find(key), std::string::npos) << "the API key was logged";
   EXPECT_EQ(log.find(secret), std::string::npos) << "a webhook secret was logged";
 }
