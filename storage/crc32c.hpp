@@ -44,7 +44,7 @@ std::uint32_t crc32c_extend_portable(std::uint32_t crc, const char* data, std::s
 // The CRC-32C of A followed by B, from crc(A), crc(B) and B's length.
 std::uint32_t crc32c_combine(std::uint32_t crc_a, std::uint32_t crc_b, std::size_t size_b);
 
-// "crc32 instruction (SSE4.2)" or "software", as chosen for this CPU at start.
+// "crc32 instruction (SSE4.2)" or "software": what this CPU got, chosen at the first use.
 std::string_view crc32c_implementation();
 
 }  // namespace hookd::storage
