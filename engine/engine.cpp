@@ -486,6 +486,7 @@ void Engine::finish(const RecordKey& wkey, const std::string& delivery_id) {
   if (auto t = tracked_.find(delivery_id); t != tracked_.end()) {
     t->second.in_flight = false;
     t->second.changed_in_flight = false;
+    t->second.failed_reads = 0;  // an attempt was made; attempt() restores the count if it failed
     if (t->second.idle()) tracked_.erase(t);
   }
   auto it = in_flight_per_webhook_.find(wkey);
@@ -562,7 +563,6 @@ net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::
   std::optional<std::uint8_t> failed_reads;  // set if the attempt failed inside hookd
   try {
     next = co_await make_attempt(std::move(d), std::move(event));
-    if (Tracked* t = find_tracked(key.delivery_id)) t->failed_reads = 0;
   } catch (const std::exception& e) {
     // A store read failed (the webhook, the event, the record after a change): nothing was
     // written, and the delivery keeps its due entry.
@@ -572,14 +572,14 @@ net::awaitable<void> Engine::attempt(Delivery d, std::shared_ptr<const storage::
     t->drop_handed_over();  // whoever picks it up again reads the store
     failed_reads = t->failed_reads;
   }
-  finish(wkey, key.delivery_id);  // may forget it
+  finish(wkey, key.delivery_id);  // may forget it; counts its failed reads from 0 again
   if (next) schedule(*next, now());
   if (failed_reads) {
     // Queued again here: the cursor has passed its due entry, so no scan would find it.
     Tracked& t = track(key.delivery_id);
+    t.failed_reads = *failed_reads;
     if (!t.queued) {
       t.queued = true;
-      t.failed_reads = *failed_reads;
       defer(std::move(key), now());
     }
   }
