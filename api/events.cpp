@@ -80,6 +80,7 @@ std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& inte
   auto subscribed = subscriptions(integration_id);
   auto it = subscribed->find(event->type);
   if (it == subscribed->end()) return event;
+  std::size_t first = created.deliveries.size();
   for (std::uint64_t webhook_seq : it->second) {
     storage::Delivery d;
     d.id = signing::uuid7(now);  // time-ordered: see Store, delivery records are keyed by it
@@ -89,9 +90,9 @@ std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& inte
     d.webhook_seq = webhook_seq;
     d.next_attempt_ms = now;
     d.created_at_ms = d.updated_at_ms = now;
-    batch.put_delivery(d);
     created.deliveries.push_back(std::move(d));
   }
+  batch.put_new_deliveries(std::span(created.deliveries).subspan(first));
   created.events.push_back(event);
   return event;
 }

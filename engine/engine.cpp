@@ -124,7 +124,7 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
       Delivery canceled = d;
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
-      batch.put_delivery(canceled, &d);
+      batch.put_delivery(canceled, d);
       mark_changed_if_in_flight(d.id);
       changed.push_back(std::move(canceled));
     }
@@ -154,7 +154,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     now_due.state = DeliveryState::Retrying;
     now_due.next_attempt_ms = now();
     now_due.updated_at_ms = now_due.next_attempt_ms;
-    outgoing_batch().put_delivery(now_due, &*d);
+    outgoing_batch().put_delivery(now_due, *d);
     mark_changed_if_in_flight(delivery_id);
     DueKey key{now_due.next_attempt_ms, delivery_id};
     submit({std::move(now_due)}, [this, key, &outcome](bool ok) {
@@ -593,7 +593,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
     spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
     d.updated_at_ms = now();
-    outgoing_batch().put_delivery(d, &started_as);
+    outgoing_batch().put_delivery(d, started_as);
     ++stat_canceled_;
     submit({std::move(d)});
     co_return std::nullopt;
@@ -657,7 +657,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
   }
   storage::Batch& batch = outgoing_batch();
   batch.put_attempt(d.id, record);
-  batch.put_delivery(d, &current);
+  batch.put_delivery(d, current);
   DueKey next{d.next_attempt_ms, d.id};
   bool active = storage::is_active(d.state);
   // Not awaited: load() sees the new state at once, and a crash before the write is applied only

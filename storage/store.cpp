@@ -32,7 +32,9 @@
 //                 'i' <integration> '\0' <event id>       -> <be64 seq>
 //   deliveries    'd' <delivery id>                       -> Delivery     (ids are uuid7: about creation order)
 //                 'w' <integration> '\0' <be64 webhook seq> <be64 delivery seq> -> <delivery id>
-//                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> ""
+//                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> <delivery ids>
+//                     (one entry per event's fan-out, keyed by its first delivery: the list of
+//                     them all; before step 54 one entry per delivery, with an empty value)
 //   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
 //   attempts      <delivery id> '\0' <be64 number>        -> Attempt
 //   default       "seq/webhook", "seq/event", "seq/delivery" -> <be64> highest ever allocated (max-merge)
@@ -188,16 +190,33 @@ void Batch::put_event(const Event& v) {
   note_seq(static_cast<int>(Store::Sequence::Event), v.seq);
 }
 
-void Batch::put_delivery(const Delivery& v, const Delivery* before) {
+void Batch::put_new_deliveries(std::span<const Delivery> deliveries) {
   auto* cf = store_->family(Store::kDeliveries);
-  check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
-  if (!before) {
-    check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
-    check(batch_->Put(cf, by_event_key(v), ""), "batch");
-    note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
-  }
   auto* due = store_->family(Store::kDue);
-  if (before && is_active(before->state)) check(batch_->Delete(due, due_key(before->next_attempt_ms, v.id)), "batch");
+  for (std::size_t first = 0; first < deliveries.size();) {
+    const Delivery& head = deliveries[first];
+    std::size_t end = first + 1;
+    while (end < deliveries.size() && deliveries[end].event_seq == head.event_seq &&
+           deliveries[end].integration_id == head.integration_id)
+      ++end;
+    Encoder ids(8 + (end - first) * (head.id.size() + 1));
+    ids.varint(end - first);
+    for (const Delivery& v : deliveries.subspan(first, end - first)) {
+      check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
+      check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
+      if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
+      note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
+      ids.str(v.id);
+    }
+    check(batch_->Put(cf, by_event_key(head), ids.take()), "batch");
+    first = end;
+  }
+}
+
+void Batch::put_delivery(const Delivery& v, const Delivery& before) {
+  check(batch_->Put(store_->family(Store::kDeliveries), "d" + v.id, encode(v)), "batch");
+  auto* due = store_->family(Store::kDue);
+  if (is_active(before.state)) check(batch_->Delete(due, due_key(before.next_attempt_ms, v.id)), "batch");
   if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
 }
 
@@ -214,6 +233,8 @@ void Batch::delete_event(const Event& event, std::span<const Delivery> deliverie
   for (const auto& d : deliveries) {
     check(batch_->Delete(cf, "d" + d.id), "batch");
     check(batch_->Delete(cf, by_webhook_key(d)), "batch");
+    // The event's index entries are keyed by some of its deliveries (the first of each run that
+    // put_new_deliveries wrote; every one before step 54): a delete for each finds them all.
     check(batch_->Delete(cf, by_event_key(d)), "batch");
     if (is_active(d.state)) check(batch_->Delete(store_->family(Store::kDue), due_key(d.next_attempt_ms, d.id)), "batch");
     // Attempts are numbered from 1 and every one is recorded: point deletes, not a range
@@ -498,8 +519,13 @@ std::vector<std::optional<Delivery>> Store::find_deliveries(std::span<const std:
 std::vector<Delivery> Store::deliveries_of_event(std::string_view integration_id, std::uint64_t event_seq) const {
   std::vector<std::string> ids;
   std::string prefix = scoped("e", integration_id, be64(event_seq));
-  scan(*db_, family(kDeliveries), prefix, [&](std::string_view k, std::string_view) {
-    ids.emplace_back(k.substr(prefix.size()));
+  scan(*db_, family(kDeliveries), prefix, [&](std::string_view k, std::string_view v) {
+    if (v.empty()) {  // an entry of one delivery, written before step 54
+      ids.emplace_back(k.substr(prefix.size()));
+      return true;
+    }
+    Decoder listed(v);
+    for (auto n = listed.varint(); n > 0; --n) ids.push_back(listed.str());
     return true;
   });
   std::vector<Delivery> out;

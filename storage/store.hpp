@@ -128,9 +128,15 @@ class Batch {
   void delete_webhook(const Webhook& webhook);
   void put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record);
   void put_event(const Event& event);
-  // Stores `delivery` and moves its due-index entry: removes the one `before` had (if it was
-  // active) and adds one at next_attempt_ms if the delivery is active now.
-  void put_delivery(const Delivery& delivery, const Delivery* before = nullptr);
+  // Stores new deliveries, their entries in the per-webhook index and, if active, in the due
+  // index. Each run of deliveries of one event shares one entry in the per-event index that
+  // lists them, keyed by the run's first delivery: one record per event where fan-out to ten
+  // webhooks would otherwise write ten.
+  void put_new_deliveries(std::span<const Delivery> deliveries);
+  // Stores a change of `delivery`, stored until now as `before`, and moves its due-index entry:
+  // removes the one `before` had (if it was active) and adds one at next_attempt_ms if the
+  // delivery is active now.
+  void put_delivery(const Delivery& delivery, const Delivery& before);
   void put_attempt(std::string_view delivery_id, const Attempt& attempt);
   // Removes `event` with `deliveries`, which must be all of its deliveries, their index entries
   // and their attempts: retention (Store::expired_events).

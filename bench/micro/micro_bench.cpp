@@ -121,7 +121,7 @@ void delivery_write(benchmark::State& state, bool sync) {
     next.state = storage::DeliveryState::Retrying;
     next.next_attempt_ms = d.next_attempt_ms + 10'000;
     storage::Batch batch = store.batch();
-    batch.put_delivery(next, &d);
+    batch.put_delivery(next, d);
     batch.put_attempt(d.id, attempt);
     auto status = sync ? store.write(batch) : store.write_unsynced(batch);
     if (!status.is_ok()) state.SkipWithError(status.message().c_str());
@@ -156,15 +156,16 @@ void BM_FanoutRoundWrites(benchmark::State& state) {
       storage::Batch batch = store.batch();
       storage::Event event{"integration-0001", ++event_seq, signing::uuid4(), "Payout.created", kBody, now};
       batch.put_event(event);
+      std::size_t first = created.size();
       for (std::uint64_t webhook = 1; webhook <= 10; ++webhook) {
         storage::Delivery d;
         d.id = signing::uuid7(now);
         d.integration_id = event.integration_id;
         d.seq = ++delivery_seq, d.event_seq = event.seq, d.webhook_seq = webhook;
         d.next_attempt_ms = d.created_at_ms = d.updated_at_ms = now;
-        batch.put_delivery(d);
         created.push_back(std::move(d));
       }
+      batch.put_new_deliveries(std::span(created).subspan(first));
       group.push_back(std::move(batch));
     }
     if (!store.write_all(group, false).is_ok()) state.SkipWithError("write failed");
@@ -182,7 +183,7 @@ void BM_FanoutRoundWrites(benchmark::State& state) {
       done.state = storage::DeliveryState::Succeeded;
       done.updated_at_ms = now;
       results.back().put_attempt(d.id, storage::Attempt{1, now, 3, 200, "", ""});
-      results.back().put_delivery(done, &d);
+      results.back().put_delivery(done, d);
     }
     if (!store.write_all(results, false).is_ok()) state.SkipWithError("write failed");
   }

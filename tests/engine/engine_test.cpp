@@ -34,8 +34,9 @@ void seed(storage::Store& store, const std::string& url, std::size_t n, std::int
   ASSERT_TRUE(store.write(setup).is_ok());
   for (std::size_t done = 0; done < n;) {
     storage::Batch batch = store.batch();
+    std::vector<storage::Delivery> deliveries;
     for (std::size_t i = 0; i < 1000 && done < n; ++i, ++done) {
-      storage::Delivery d;
+      storage::Delivery& d = deliveries.emplace_back();
       d.id = "d" + std::to_string(1'000'000 + done);
       d.integration_id = "i";
       d.seq = store.next_seq(storage::Store::Sequence::Delivery);
@@ -43,8 +44,8 @@ void seed(storage::Store& store, const std::string& url, std::size_t n, std::int
       d.webhook_seq = w.seq;
       d.state = storage::DeliveryState::Retrying;
       d.next_attempt_ms = due_ms + static_cast<std::int64_t>(done % 1000);
-      batch.put_delivery(d);
     }
+    batch.put_new_deliveries(deliveries);
     ASSERT_TRUE(store.write_unsynced(batch).is_ok());
   }
 }
@@ -124,7 +125,7 @@ TEST(Engine, DeliveriesDueNowAreAttemptedWithoutWaitingForTheWheelsNextTick) {
   fresh.attempts = 0;
   fresh.next_attempt_ms = now;
   storage::Batch batch = store.batch();
-  batch.put_delivery(fresh);
+  batch.put_new_deliveries({&fresh, 1});
   ASSERT_TRUE(store.write(batch).is_ok());
   engine.deliveries_created(storage::CreatedDeliveries{{fresh}, {}, true});
   EXPECT_TRUE(receiver.wait_for(2, 5s));
@@ -144,16 +145,17 @@ TEST(Engine, PerWebhookCapKeepsOneSlowReceiverFromStarvingOthers) {
   storage::Batch batch = store.batch();
   storage::Webhook w{"i", store.next_webhook_seq(), "fast", fast.url(), {"Payout.created"}, "s", "{}", 0};
   batch.put_webhook(w);
+  std::vector<storage::Delivery> deliveries;
   for (int i = 0; i < 20; ++i) {
-    storage::Delivery d;
+    storage::Delivery& d = deliveries.emplace_back();
     d.id = "f" + std::to_string(i);
     d.integration_id = "i";
     d.seq = store.next_seq(storage::Store::Sequence::Delivery);
     d.event_seq = 1;
     d.webhook_seq = w.seq;
     d.next_attempt_ms = system_now_ms();
-    batch.put_delivery(d);
   }
+  batch.put_new_deliveries(deliveries);
   ASSERT_TRUE(store.write(batch).is_ok());
 
   EngineOptions o = options(1000);
@@ -477,7 +479,7 @@ class UnreadableTableTest : public ::testing::Test {
     d.webhook_seq = 1;
     d.next_attempt_ms = due;
     storage::Batch batch = store.batch();
-    batch.put_delivery(d);
+    batch.put_new_deliveries({&d, 1});
     ASSERT_TRUE(store.write(batch).is_ok());
   }
 

@@ -46,8 +46,9 @@ class Seeded {
     }
     Event e{integration, store_.next_seq(Store::Sequence::Event), id, "Payout.created", R"({"pad":")" + std::string(300, 'x') + R"("})", created_ms};
     batch.put_event(e);
+    std::vector<Delivery> deliveries;
     for (std::size_t i = 0; i < states.size(); ++i) {
-      Delivery d;
+      Delivery& d = deliveries.emplace_back();
       d.id = id + "-d" + std::to_string(i);
       d.integration_id = integration;
       d.seq = store_.next_seq(Store::Sequence::Delivery);
@@ -58,9 +59,9 @@ class Seeded {
       d.next_attempt_ms = changed_ms + 60'000;
       d.created_at_ms = created_ms;
       d.updated_at_ms = changed_ms;
-      batch.put_delivery(d);
       for (std::uint32_t n = 1; n <= attempts; ++n) batch.put_attempt(d.id, {n, created_ms, 1, 500, "", "no"});
     }
+    batch.put_new_deliveries(deliveries);
     EXPECT_TRUE(store_.write(batch).is_ok());
     return e;
   }

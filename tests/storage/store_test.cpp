@@ -1,6 +1,7 @@
 #include "storage/store.hpp"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <algorithm>
 #include <atomic>
@@ -278,7 +279,7 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
   Batch batch = store.batch();
   Delivery late = delivery(store, "b-late", 5000), early = delivery(store, "a-early", 1000),
            same = delivery(store, "c-same", 1000), done = delivery(store, "d-done", 10, DeliveryState::Succeeded);
-  for (auto* d : {&late, &early, &same, &done}) batch.put_delivery(*d);
+  batch.put_new_deliveries(std::vector<Delivery>{late, early, same, done});
   commit(store, batch);
 
   auto due = store.scan_due({}, 10'000, 10);
@@ -295,10 +296,10 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
   retried.state = DeliveryState::Retrying;
   retried.next_attempt_ms = 9000;
   Batch move = store.batch();
-  move.put_delivery(retried, &early);
+  move.put_delivery(retried, early);
   Delivery finished = late;
   finished.state = DeliveryState::Failed;
-  move.put_delivery(finished, &late);
+  move.put_delivery(finished, late);
   commit(store, move);
   due = store.scan_due({}, 10'000, 10);
   ASSERT_EQ(due.size(), 2u);
@@ -319,6 +320,85 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
   EXPECT_EQ(many[0]->id, "c-same");
   EXPECT_FALSE(many[1]);  // a prefix of an id is not that id
   EXPECT_EQ(many[2]->next_attempt_ms, 9000);
+}
+
+// The raw keys of one column family of a closed store, through RocksDB itself: what the store's
+// interface does not show (index entries), and writing entries in an older layout.
+class RawFamily {
+ public:
+  RawFamily(const std::string& path, const std::string& family) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* db = nullptr;
+    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles_, &db).ok());
+    db_.reset(db);
+    handle_ = handles_[std::find(names.begin(), names.end(), family) - names.begin()];
+  }
+  ~RawFamily() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  void put(const std::string& key, const std::string& value) {
+    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), handle_, key, value).ok());
+  }
+  std::vector<std::string> keys_starting(const std::string& prefix) {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) out.push_back(it->key().ToString());
+    return out;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* handle_ = nullptr;
+};
+
+TEST(Store, EventIndexHasOneEntryPerFanOutAndReadsOneEntryPerDelivery) {
+  test::TempDir dir;
+  Event e{"i", 1, "evt", "Payout.created", R"({"a":1})", 5};
+  const std::string event_prefix = std::string("ei") + '\0' + be64(e.seq);
+  {
+    Store store({dir.str()});
+    Batch batch = store.batch();
+    batch.put_event(e);
+    Delivery other_event = delivery(store, "z-other", 100);
+    other_event.event_seq = 2;
+    // One fan-out of three (then one of another event, written in the same call), and a later one.
+    batch.put_new_deliveries(std::vector<Delivery>{delivery(store, "a", 100), delivery(store, "b", 100),
+                                                   delivery(store, "c", 100), other_event});
+    batch.put_new_deliveries(std::vector<Delivery>{delivery(store, "d", 100)});
+    commit(store, batch);
+  }
+  {
+    RawFamily raw(dir.str(), "deliveries");
+    EXPECT_EQ(raw.keys_starting(event_prefix), (std::vector<std::string>{event_prefix + "a", event_prefix + "d"}));
+    // A delivery as releases before step 54 indexed it: an entry of its own with no value.
+    Delivery old;
+    old.id = "old";
+    old.integration_id = "i";
+    old.seq = 100;
+    old.event_seq = e.seq;
+    old.state = DeliveryState::Succeeded;
+    raw.put("d" + old.id, encode(old));
+    raw.put(event_prefix + old.id, "");
+  }
+  {
+    Store store({dir.str()});
+    auto found = store.deliveries_of_event("i", e.seq);
+    std::vector<std::string> ids;
+    for (const auto& d : found) ids.push_back(d.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c", "d", "old"}));  // in creation order
+    EXPECT_EQ(store.deliveries_of_event("i", 2).size(), 1u);
+
+    Batch remove = store.batch();
+    remove.delete_event(e, found);
+    commit(store, remove);
+    EXPECT_TRUE(store.deliveries_of_event("i", e.seq).empty());
+    EXPECT_FALSE(store.find_delivery("old"));
+  }
+  EXPECT_TRUE(RawFamily(dir.str(), "deliveries").keys_starting(event_prefix).empty());
 }
 
 TEST(Store, EventsAndAttempts) {
