@@ -272,7 +272,7 @@ json::object EventsApi::delivery_json(const storage::Delivery& d, DeliveryView v
   o["state"] = std::string(storage::to_string(d.state));
   if (with_attempts) {
     json::array attempts;
-    for (const auto& a : store_.list_attempts(d.id))
+    for (const auto& a : store_.list_attempts(d))
       attempts.push_back(json::object{{"number", a.number},
                                       {"started_at", iso8601(a.started_at_ms)},
                                       {"duration_ms", a.duration_ms},

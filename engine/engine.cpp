@@ -656,7 +656,8 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
     }
   }
   storage::Batch& batch = outgoing_batch();
-  batch.put_attempt(d.id, record);
+  if (d.last_attempt) batch.put_attempt(d.id, *d.last_attempt);  // no longer the latest
+  d.last_attempt = std::move(record);
   batch.put_delivery(d, current);
   DueKey next{d.next_attempt_ms, d.id};
   bool active = storage::is_active(d.state);

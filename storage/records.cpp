@@ -147,9 +147,37 @@ Event decode(std::string_view bytes) {
   return v;
 }
 
+namespace {
+
+// Deliveries are in format 2 since step 55: format 1 and a trailing latest attempt, if any.
+constexpr std::uint8_t kDeliveryFormat = 2;
+
+void put_attempt_fields(Encoder& e, const Attempt& v) {
+  e.varint(v.number);
+  e.svarint(v.started_at_ms);
+  e.varint(v.duration_ms);
+  e.varint(static_cast<std::uint64_t>(v.status));
+  e.str(v.error);
+  e.str(v.response);
+}
+
+Attempt attempt_fields(Decoder& d) {
+  Attempt v;
+  v.number = static_cast<std::uint32_t>(d.varint());
+  v.started_at_ms = d.svarint();
+  v.duration_ms = static_cast<std::uint32_t>(d.varint());
+  v.status = static_cast<int>(d.varint());
+  v.error = d.str();
+  v.response = d.str();
+  return v;
+}
+
+}  // namespace
+
 std::string encode(const Delivery& v) {
-  Encoder e;
-  e.u8(kFormat);
+  // 96: room for the varints, an id and an integration id without growing.
+  Encoder e(96 + (v.last_attempt ? v.last_attempt->error.size() + v.last_attempt->response.size() : 0));
+  e.u8(kDeliveryFormat);
   e.str(v.id);
   e.str(v.integration_id);
   e.varint(v.seq);
@@ -160,13 +188,16 @@ std::string encode(const Delivery& v) {
   e.svarint(v.next_attempt_ms);
   e.svarint(v.created_at_ms);
   e.svarint(v.updated_at_ms);
+  e.u8(v.last_attempt ? 1 : 0);
+  if (v.last_attempt) put_attempt_fields(e, *v.last_attempt);
   return e.take();
 }
 
 template <>
 Delivery decode(std::string_view bytes) {
   Decoder d(bytes);
-  expect_format(d);
+  std::uint8_t format = d.u8();
+  if (format != kFormat && format != kDeliveryFormat) throw CorruptRecord("unknown record format");
   Delivery v;
   v.id = d.str();
   v.integration_id = d.str();
@@ -180,18 +211,14 @@ Delivery decode(std::string_view bytes) {
   v.next_attempt_ms = d.svarint();
   v.created_at_ms = d.svarint();
   v.updated_at_ms = d.svarint();
+  if (format == kDeliveryFormat && d.u8() != 0) v.last_attempt = attempt_fields(d);
   return v;
 }
 
 std::string encode(const Attempt& v) {
-  Encoder e;
+  Encoder e(32 + v.error.size() + v.response.size());
   e.u8(kFormat);
-  e.varint(v.number);
-  e.svarint(v.started_at_ms);
-  e.varint(v.duration_ms);
-  e.varint(static_cast<std::uint64_t>(v.status));
-  e.str(v.error);
-  e.str(v.response);
+  put_attempt_fields(e, v);
   return e.take();
 }
 
@@ -199,14 +226,7 @@ template <>
 Attempt decode(std::string_view bytes) {
   Decoder d(bytes);
   expect_format(d);
-  Attempt v;
-  v.number = static_cast<std::uint32_t>(d.varint());
-  v.started_at_ms = d.svarint();
-  v.duration_ms = static_cast<std::uint32_t>(d.varint());
-  v.status = static_cast<int>(d.varint());
-  v.error = d.str();
-  v.response = d.str();
-  return v;
+  return attempt_fields(d);
 }
 
 }  // namespace hookd::storage

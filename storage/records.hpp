@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,16 @@ struct Event {
   std::int64_t created_at_ms = 0;
 };
 
+struct Attempt {
+  std::uint32_t number = 0;  // 1-based
+  std::int64_t started_at_ms = 0;
+  std::uint32_t duration_ms = 0;
+  int status = 0;            // HTTP status; 0 when none arrived
+  std::string error;         // error kind ("timeout", "connect", "tls", ...); empty when a status arrived
+  std::string response;      // the first 4 KiB of the response body
+  bool operator==(const Attempt&) const = default;
+};
+
 // One event to one webhook, attempted until it succeeds, fails for good or is canceled.
 struct Delivery {
   std::string id;           // uuid7 (uuid4 before e5b0578); sent as Webhook-Id on every attempt
@@ -74,15 +85,11 @@ struct Delivery {
   std::int64_t next_attempt_ms = 0;  // when active: its time in the due index
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
-};
-
-struct Attempt {
-  std::uint32_t number = 0;  // 1-based
-  std::int64_t started_at_ms = 0;
-  std::uint32_t duration_ms = 0;
-  int status = 0;            // HTTP status; 0 when none arrived
-  std::string error;         // error kind ("timeout", "connect", "tls", ...); empty when a status arrived
-  std::string response;      // the first 4 KiB of the response body
+  // The latest attempt, kept in the delivery's own record; the earlier ones are records of the
+  // attempts family (Store::list_attempts gives them all). A delivery that succeeds at once then
+  // writes one record fewer. None before the first attempt, and in records written before step 55,
+  // which kept every attempt in that family.
+  std::optional<Attempt> last_attempt;
 };
 
 std::string encode(const Integration& v);

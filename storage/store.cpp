@@ -36,7 +36,9 @@
 //                     (one entry per event's fan-out, keyed by its first delivery: the list of
 //                     them all; before step 54 one entry per delivery, with an empty value)
 //   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
-//   attempts      <delivery id> '\0' <be64 number>        -> Attempt
+//   attempts      <delivery id> '\0' <be64 number>        -> Attempt      (all but the latest, which the
+//                                                                         delivery's record holds; all
+//                                                                         of them before step 55)
 //   default       "seq/webhook", "seq/event", "seq/delivery" -> <be64> highest ever allocated (max-merge)
 
 namespace hookd::storage {
@@ -239,7 +241,8 @@ void Batch::delete_event(const Event& event, std::span<const Delivery> deliverie
     if (is_active(d.state)) check(batch_->Delete(store_->family(Store::kDue), due_key(d.next_attempt_ms, d.id)), "batch");
     // Attempts are numbered from 1 and every one is recorded: point deletes, not a range
     // deletion, whose tombstones RocksDB 7.8 checks on every read of the family.
-    for (std::uint32_t n = 1; n <= d.attempts; ++n) check(batch_->Delete(attempts, attempt_key(d.id, n)), "batch");
+    std::uint32_t in_family = d.last_attempt ? d.last_attempt->number - 1 : d.attempts;
+    for (std::uint32_t n = 1; n <= in_family; ++n) check(batch_->Delete(attempts, attempt_key(d.id, n)), "batch");
   }
 }
 
@@ -548,12 +551,16 @@ Page<Delivery> Store::list_deliveries_of_webhook(std::string_view integration_id
   return page;
 }
 
-std::vector<Attempt> Store::list_attempts(std::string_view delivery_id) const {
+std::vector<Attempt> Store::list_attempts(const Delivery& delivery) const {
   std::vector<Attempt> out;
-  scan(*db_, family(kAttempts), std::string(delivery_id) + '\0', [&](std::string_view, std::string_view v) {
-    out.push_back(decode<Attempt>(v));
+  const Attempt* last = delivery.last_attempt ? &*delivery.last_attempt : nullptr;
+  scan(*db_, family(kAttempts), delivery.id + '\0', [&](std::string_view, std::string_view v) {
+    Attempt a = decode<Attempt>(v);
+    if (last && a.number >= last->number) return false;  // moved here after `delivery` was read
+    out.push_back(std::move(a));
     return true;
   });
+  if (last) out.push_back(*last);
   return out;
 }
 

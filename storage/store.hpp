@@ -137,6 +137,7 @@ class Batch {
   // removes the one `before` had (if it was active) and adds one at next_attempt_ms if the
   // delivery is active now.
   void put_delivery(const Delivery& delivery, const Delivery& before);
+  // An attempt of a delivery that is not its latest one (Delivery::last_attempt).
   void put_attempt(std::string_view delivery_id, const Attempt& attempt);
   // Removes `event` with `deliveries`, which must be all of its deliveries, their index entries
   // and their attempts: retention (Store::expired_events).
@@ -264,7 +265,10 @@ class Store {
   // Deliveries to one webhook in creation order; `only_active` skips finished ones.
   Page<Delivery> list_deliveries_of_webhook(std::string_view integration_id, std::uint64_t webhook_seq,
                                             std::uint64_t offset, std::uint64_t limit, bool only_active = false) const;
-  std::vector<Attempt> list_attempts(std::string_view delivery_id) const;
+  // Every attempt of `delivery`, as read (the latest from its record, the earlier ones from the
+  // attempts family), in order. Read the delivery first: an attempt written between the two reads
+  // then moves one the record already holds into the family, and it is not listed twice.
+  std::vector<Attempt> list_attempts(const Delivery& delivery) const;
 
   // Retention: events created before `cutoff_ms` whose deliveries are all finished and last
   // changed before it, with those deliveries; at most `limit`, going on from `scan` and advancing

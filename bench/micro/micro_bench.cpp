@@ -103,7 +103,8 @@ void BM_TimerWheelInsertAndExpire(benchmark::State& state) {
 }
 BENCHMARK(BM_TimerWheelInsertAndExpire)->Arg(1'000)->Arg(100'000);
 
-// The write an attempt makes: the delivery's new state, its due-index move, the attempt record.
+// The write an attempt makes: the delivery's new state with its latest attempt, its due-index
+// move, and the attempt before it moved into the attempts family.
 void delivery_write(benchmark::State& state, bool sync) {
   test::TempDir dir;
   storage::Store::Options options;
@@ -120,9 +121,11 @@ void delivery_write(benchmark::State& state, bool sync) {
     next.attempts = d.attempts + 1;
     next.state = storage::DeliveryState::Retrying;
     next.next_attempt_ms = d.next_attempt_ms + 10'000;
+    next.last_attempt = attempt;
+    next.last_attempt->number = next.attempts;
     storage::Batch batch = store.batch();
+    if (d.last_attempt) batch.put_attempt(d.id, *d.last_attempt);
     batch.put_delivery(next, d);
-    batch.put_attempt(d.id, attempt);
     auto status = sync ? store.write(batch) : store.write_unsynced(batch);
     if (!status.is_ok()) state.SkipWithError(status.message().c_str());
     d = next;
@@ -182,7 +185,7 @@ void BM_FanoutRoundWrites(benchmark::State& state) {
       done.attempts = 1;
       done.state = storage::DeliveryState::Succeeded;
       done.updated_at_ms = now;
-      results.back().put_attempt(d.id, storage::Attempt{1, now, 3, 200, "", ""});
+      done.last_attempt = storage::Attempt{1, now, 3, 200, "", ""};  // the latest attempt: in the record
       results.back().put_delivery(done, d);
     }
     if (!store.write_all(results, false).is_ok()) state.SkipWithError("write failed");

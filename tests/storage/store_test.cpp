@@ -401,6 +401,74 @@ TEST(Store, EventIndexHasOneEntryPerFanOutAndReadsOneEntryPerDelivery) {
   EXPECT_TRUE(RawFamily(dir.str(), "deliveries").keys_starting(event_prefix).empty());
 }
 
+TEST(Store, LatestAttemptIsKeptInTheDeliveryRecord) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  Delivery d = delivery(store, "d", 100);
+  Batch create = store.batch();
+  create.put_new_deliveries({&d, 1});
+  commit(store, create);
+  // Three attempts written as the engine writes them: each moves the one before into the family.
+  std::vector<Delivery> after;
+  for (std::uint32_t n = 1; n <= 3; ++n) {
+    Delivery next = d;
+    Batch batch = store.batch();
+    if (next.last_attempt) batch.put_attempt(next.id, *next.last_attempt);
+    next.last_attempt = Attempt{n, 1000 * n, 5, 500 + static_cast<int>(n), "", "body " + std::to_string(n)};
+    next.attempts = n;
+    next.state = DeliveryState::Retrying;
+    next.next_attempt_ms = 100 + n;
+    batch.put_delivery(next, d);
+    commit(store, batch);
+    after.push_back(next);
+    d = next;
+  }
+  auto stored = store.find_delivery("d");
+  ASSERT_TRUE(stored && stored->last_attempt);
+  EXPECT_EQ(*stored->last_attempt, *after[2].last_attempt);
+  auto numbers = [](const std::vector<Attempt>& attempts) {
+    std::vector<std::uint32_t> out;
+    for (const auto& a : attempts) out.push_back(a.number);
+    return out;
+  };
+  auto all = store.list_attempts(*stored);
+  EXPECT_EQ(numbers(all), (std::vector<std::uint32_t>{1, 2, 3}));
+  EXPECT_EQ(all[0].response, "body 1");
+  EXPECT_EQ(all[2].status, 503);
+  // Listed from a record read before the third attempt was written: attempt 2 is in the family
+  // by now, and listed once.
+  EXPECT_EQ(numbers(store.list_attempts(after[1])), (std::vector<std::uint32_t>{1, 2}));
+  Delivery family_only;  // the attempts family alone holds the two earlier attempts
+  family_only.id = "d";
+  EXPECT_EQ(numbers(store.list_attempts(family_only)), (std::vector<std::uint32_t>{1, 2}));
+}
+
+TEST(Store, ReadsDeliveryRecordsWrittenBeforeTheLatestAttemptMovedIntoThem) {
+  Encoder e;  // format 1, as written before step 55
+  e.u8(1);
+  e.str("old");
+  e.str("i");
+  e.varint(7);   // seq
+  e.varint(3);   // event seq
+  e.varint(2);   // webhook seq
+  e.u8(static_cast<std::uint8_t>(DeliveryState::Retrying));
+  e.varint(4);   // attempts
+  e.svarint(500);
+  e.svarint(10);
+  e.svarint(20);
+  Delivery old = decode<Delivery>(e.take());
+  EXPECT_EQ(old.id, "old");
+  EXPECT_EQ(old.webhook_seq, 2u);
+  EXPECT_EQ(old.attempts, 4u);
+  EXPECT_EQ(old.updated_at_ms, 20);
+  EXPECT_FALSE(old.last_attempt);
+  // And today's format round-trips with and without one.
+  old.last_attempt = Attempt{4, 30, 2, 0, "timeout", ""};
+  EXPECT_EQ(decode<Delivery>(encode(old)).last_attempt, old.last_attempt);
+  old.last_attempt.reset();
+  EXPECT_FALSE(decode<Delivery>(encode(old)).last_attempt);
+}
+
 TEST(Store, EventsAndAttempts) {
   test::TempDir dir;
   Store store({dir.str()});
@@ -431,7 +499,9 @@ TEST(Store, EventsAndAttempts) {
     EXPECT_FALSE(store.find_events("j", ids)[1]);  // another integration's ids are its own
   }
   EXPECT_TRUE(store.find_events("i", {}).empty());
-  auto attempts = store.list_attempts("d1");
+  Delivery d1;  // its attempts all in the attempts family, as before step 55
+  d1.id = "d1";
+  auto attempts = store.list_attempts(d1);
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[0].error, "timeout");
   EXPECT_EQ(attempts[1].response, "oops");
