@@ -103,14 +103,23 @@ void BM_TimerWheelInsertAndExpire(benchmark::State& state) {
 }
 BENCHMARK(BM_TimerWheelInsertAndExpire)->Arg(1'000)->Arg(100'000);
 
+// A store in a fresh directory that never refuses a write for want of disk space.
+struct ScratchStore {
+  static storage::Store::Options options(const test::TempDir& dir) {
+    storage::Store::Options o;
+    o.path = dir.str();
+    o.min_free_bytes = 0;
+    return o;
+  }
+  test::TempDir dir;
+  storage::Store store{options(dir)};
+};
+
 // The write an attempt makes: the delivery's new state with its latest attempt, its due-index
 // move, and the attempt before it moved into the attempts family.
 void delivery_write(benchmark::State& state, bool sync) {
-  test::TempDir dir;
-  storage::Store::Options options;
-  options.path = dir.str();
-  options.min_free_bytes = 0;
-  storage::Store store(options);
+  ScratchStore scratch;
+  storage::Store& store = scratch.store;
   storage::Delivery d;
   d.id = signing::uuid4();
   d.integration_id = "integration";
@@ -143,11 +152,8 @@ BENCHMARK(BM_DeliveryStateWriteSynced);
 // (record, due entry's removal, attempt). items_per_second counts deliveries: its inverse is the
 // CPU per delivery.
 void BM_FanoutRoundWrites(benchmark::State& state) {
-  test::TempDir dir;
-  storage::Store::Options options;
-  options.path = dir.str();
-  options.min_free_bytes = 0;
-  storage::Store store(options);
+  ScratchStore scratch;
+  storage::Store& store = scratch.store;
   std::mt19937 random(1);
   std::deque<std::vector<storage::Delivery>> in_flight;
   std::int64_t now = 1'790'000'000'000;
@@ -193,6 +199,38 @@ void BM_FanoutRoundWrites(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 100);
 }
 BENCHMARK(BM_FanoutRoundWrites);
+
+// The engine's look ahead into the due index (every 30 s, and at start) over a memtable that the
+// writes of `state.range(0)` deliveries filled as in fanout10: each entry put, then removed by
+// its delivery's result. What a memtable that sorts only when read costs the reader.
+void BM_DueScanAfterWrites(benchmark::State& state) {
+  ScratchStore scratch;
+  storage::Store& store = scratch.store;
+  std::int64_t now = 1'790'000'000'000;
+  const auto n = static_cast<std::uint64_t>(state.range(0));
+  for (std::uint64_t i = 0; i < n; i += 100) {
+    storage::Batch batch = store.batch();
+    std::vector<storage::Delivery> created(100);
+    for (std::uint64_t k = 0; k < 100; ++k) {
+      auto& d = created[k];
+      d.id = signing::uuid7(now);
+      d.integration_id = "integration-0001";
+      d.seq = i + k + 1, d.event_seq = (i + k) / 10 + 1, d.webhook_seq = k % 10 + 1;
+      d.next_attempt_ms = d.created_at_ms = d.updated_at_ms = now;
+    }
+    batch.put_new_deliveries(created);
+    for (const auto& d : created) {
+      storage::Delivery done = d;
+      done.attempts = 1;
+      done.state = storage::DeliveryState::Succeeded;
+      batch.put_delivery(done, d);
+    }
+    if (!store.write_unsynced(batch).is_ok()) state.SkipWithError("write failed");
+    ++now;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(store.scan_due({}, now + 60'000, 100'000));
+}
+BENCHMARK(BM_DueScanAfterWrites)->Arg(20'000)->Arg(100'000)->Unit(benchmark::kMillisecond);
 
 // Routing a request among routes shaped like hookd's API.
 void BM_RouteRequest(benchmark::State& state) {
