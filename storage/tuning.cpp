@@ -1,7 +1,6 @@
 #include "storage/tuning.hpp"
 
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -138,17 +137,8 @@ Tuning tune(const Store::Options& options, rocksdb::Env* env) {
           std::initializer_list<OrderedGroups::Group>{{'d', false}, {'w', true, 8}, {'e', true}});
     // Attempts are keyed by delivery id first: one group, like the delivery records.
     if (name == "attempts") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
-    // Due entries are written at about two per delivery (put when it is created, removed with its
-    // result) and read only by the engine's scan ahead, every 30 s and at start, never by key. A
-    // memtable that appends and sorts only when read spares the group committer two skiplist
-    // searches per delivery (a sixth of its CPU in fanout10) and costs that scan a sort of what
-    // the memtable holds: 8 MiB at most, about 20 ms (bench/RESULTS.md, step 56).
-    if (name == "due") {
-      o.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
-      o.write_buffer_size = std::min<std::size_t>(options.memtable_bytes, 8u << 20);
-      o.memtable_whole_key_filtering = false;
-      o.memtable_prefix_bloom_size_ratio = 0;
-    }
+    // Due entries are added in about time order: one group per 2^24 ms (4.7 hours) of due time.
+    if (name == "due") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
     t.families.emplace_back(name, o);
   }
   return t;
