@@ -149,7 +149,7 @@ BENCHMARK(BM_DeliveryStateWriteSynced);
 // threads' noise: each round writes one group of ten events with ten deliveries each (event,
 // id index, delivery records, their index and due entries), then the results of the first
 // attempts of the deliveries created eight rounds earlier, in shuffled order as attempts end
-// (record, due entry's removal, attempt). items_per_second counts deliveries: its inverse is the
+// (record with its attempt, due entry's removal). items_per_second counts deliveries: its inverse is the
 // CPU per delivery.
 void BM_FanoutRoundWrites(benchmark::State& state) {
   ScratchStore scratch;
@@ -200,9 +200,11 @@ void BM_FanoutRoundWrites(benchmark::State& state) {
 }
 BENCHMARK(BM_FanoutRoundWrites);
 
-// The engine's look ahead into the due index (every 30 s, and at start) over a memtable that the
-// writes of `state.range(0)` deliveries filled as in fanout10: each entry put, then removed by
-// its delivery's result. What a memtable that sorts only when read costs the reader.
+// The engine's look ahead into the due index (every 30 s and at start, and whenever room frees
+// up while a backlog waits beyond its memory) over a memtable that the writes of `state.range(0)`
+// deliveries filled as in fanout10: each entry put, then removed by its delivery's result. The
+// price of the due family's memtable to its only reader (bench/RESULTS.md: an appending one was
+// tried and cost three times as much).
 void BM_DueScanAfterWrites(benchmark::State& state) {
   ScratchStore scratch;
   storage::Store& store = scratch.store;
