@@ -80,7 +80,6 @@ std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& inte
   auto subscribed = subscriptions(integration_id);
   auto it = subscribed->find(event->type);
   if (it == subscribed->end()) return event;
-  std::size_t first = created.deliveries.size();
   for (std::uint64_t webhook_seq : it->second) {
     storage::Delivery d;
     d.id = signing::uuid7(now);  // time-ordered: see Store, delivery records are keyed by it
@@ -92,9 +91,13 @@ std::shared_ptr<const storage::Event> EventsApi::fan_out(const std::string& inte
     d.created_at_ms = d.updated_at_ms = now;
     created.deliveries.push_back(std::move(d));
   }
-  batch.put_new_deliveries(std::span(created.deliveries).subspan(first));
   created.events.push_back(event);
   return event;
+}
+
+void EventsApi::put_created(storage::Batch& batch, storage::CreatedDeliveries& created) const {
+  created.fresh = static_cast<bool>(hooks_.deliveries_created);
+  batch.put_new_deliveries(created.deliveries, created.fresh ? storage::NewDue::Fresh : storage::NewDue::Indexed);
 }
 
 std::shared_ptr<const EventsApi::Subscriptions> EventsApi::subscriptions(const std::string& integration_id) const {
@@ -162,6 +165,7 @@ Response EventsApi::publish(Context& ctx) {
   storage::Batch batch = store_.batch(ctx.request.body().size() + kEventRecordOverhead);
   storage::CreatedDeliveries created;
   auto event = fan_out(ctx.integration_id, std::move(*in), batch, created);
+  put_created(batch, created);
   ctx.deferred.emplace(std::move(batch));
   ctx.held_until_answered = std::move(claimed);
   ctx.on_commit = [this, id = event->id, created = std::move(created)](bool durable) mutable {
@@ -246,6 +250,7 @@ Response EventsApi::publish_batch(Context& ctx) {
     ++fresh;
     answers.push_back(summary(*fan_out(ctx.integration_id, std::move(in), batch, created), answers.storage()));
   }
+  put_created(batch, created);
   if (!batch.empty()) ctx.deferred.emplace(std::move(batch));
   ctx.held_until_answered = std::move(claimed);
   ctx.on_commit = [this, fresh, created = std::move(created)](bool durable) mutable {

@@ -50,9 +50,12 @@ class EventsApi {
   };
   // One event object checked; nullopt with `errors` filled when it is not valid.
   std::optional<Incoming> validate(const boost::json::object& body, FieldErrors& errors) const;
-  // Adds the event and its deliveries to `batch` and to `created`; returns the event.
+  // Adds the event to `batch` and its deliveries to `created`; returns the event.
   std::shared_ptr<const storage::Event> fan_out(const std::string& integration_id, Incoming in, storage::Batch& batch,
                                                 storage::CreatedDeliveries& created) const;
+  // Adds the deliveries of a request's events to its batch: listed in one fresh entry when there
+  // is an engine to hand them to (storage::NewDue).
+  void put_created(storage::Batch& batch, storage::CreatedDeliveries& created) const;
   // Tells the engine about new deliveries, whether or not their commit is known to have worked.
   void notify(storage::CreatedDeliveries created, bool durable) const;
   // Publisher ids one request is publishing, released when the last reference goes: the request

@@ -79,19 +79,30 @@ void Engine::deliveries_created(storage::CreatedDeliveries created) {
   net::post(io_, [this, created = std::move(created)]() mutable {
     std::size_t e = 0;  // deliveries come in the order of their events
     std::int64_t t = now();
+    FreshEntry* fresh = nullptr;  // their entry, if they have no due entries
+    if (created.fresh && created.durable && !created.deliveries.empty())
+      fresh = &*fresh_.try_emplace(created.deliveries.front().seq, 0).first;
     for (auto& d : created.deliveries) {
       auto [it, inserted] = tracked_.try_emplace(d.id);
       // Known already (queued, in flight or written by the engine: a scan of the due index found
       // it first): the store or tracked_ has the current record, and this one may be stale.
       bool known = !inserted;
       Tracked& tracked = it->second;
-      if (!schedule(tracked, DueKey{d.next_attempt_ms, d.id}, t) || known || !created.durable) {
+      DueKey key{d.next_attempt_ms, d.id};
+      bool queued = schedule(tracked, key, t);
+      if (fresh && !known) {
+        ++fresh->second;
+        tracked.fresh = fresh;
+        if (!queued) index_fresh(tracked, key);  // no room: left to the index, like any other
+      }
+      if (!queued || known || !created.durable) {
         if (tracked.idle()) tracked_.erase(it);
         continue;
       }
       while (e < created.events.size() && created.events[e]->seq != d.event_seq) ++e;
       tracked.handed_over(std::move(d), e < created.events.size() ? created.events[e] : nullptr);
     }
+    if (fresh && fresh->second == 0) remove_fresh(*fresh);  // none was new to the engine
     pump();
   });
 }
@@ -118,13 +129,12 @@ void Engine::webhook_deleted(std::string integration_id, std::uint64_t webhook_s
       return;
     }
     if (before.empty()) return;
-    storage::Batch& batch = outgoing_batch();
     std::vector<Delivery> changed;
     for (const auto& d : before) {
       Delivery canceled = d;
       canceled.state = DeliveryState::Canceled;
       canceled.updated_at_ms = now();
-      batch.put_delivery(canceled, d);
+      put_delivery(canceled, d);
       mark_changed_if_in_flight(d.id);
       changed.push_back(std::move(canceled));
     }
@@ -154,7 +164,7 @@ Engine::RetryOutcome Engine::retry_now(const std::string& integration_id, const 
     now_due.state = DeliveryState::Retrying;
     now_due.next_attempt_ms = now();
     now_due.updated_at_ms = now_due.next_attempt_ms;
-    outgoing_batch().put_delivery(now_due, *d);
+    put_delivery(now_due, *d);
     mark_changed_if_in_flight(delivery_id);
     DueKey key{now_due.next_attempt_ms, delivery_id};
     submit({std::move(now_due)}, [this, key, &outcome](bool ok) {
@@ -518,7 +528,7 @@ void Engine::settle(const std::vector<std::string>& ids, const storage::WriteSta
 
 storage::Batch& Engine::outgoing_batch() {
   if (!outgoing_) {
-    outgoing_.emplace(Outgoing{store_.batch(), {}, {}});
+    outgoing_.emplace(Outgoing{store_.batch(), {}, {}, {}, {}});
     // After the handlers already queued: their writes join this batch.
     net::post(io_, [this] { flush_outgoing(); });
   }
@@ -535,6 +545,33 @@ void Engine::submit(std::vector<Delivery> changed, std::function<void(bool)> don
   if (done) out.done.push_back(std::move(done));
 }
 
+void Engine::put_delivery(const Delivery& delivery, const Delivery& before) {
+  storage::Batch& batch = outgoing_batch();
+  Tracked* t = find_tracked(delivery.id);
+  if (!t || !t->fresh) return batch.put_delivery(delivery, before);
+  batch.put_delivery(delivery, before, storage::NewDue::Fresh);  // no due entry to remove
+  outgoing_->fresh.push_back(std::exchange(t->fresh, nullptr));
+}
+
+void Engine::index_fresh(Tracked& tracked, const DueKey& key) {
+  outgoing_batch().put_due(key);
+  Outgoing& out = *outgoing_;
+  out.fresh.push_back(std::exchange(tracked.fresh, nullptr));
+  out.indexed_from = std::min(out.indexed_from.value_or(key.due_ms), key.due_ms);
+}
+
+void Engine::count_off_fresh(const std::vector<FreshEntry*>& entries, bool ok) {
+  if (!ok) return;  // the entries stay: the store's next open indexes what they list
+  for (FreshEntry* entry : entries)
+    if (--entry->second == 0) remove_fresh(*entry);
+}
+
+void Engine::remove_fresh(FreshEntry& entry) {
+  std::uint64_t key = entry.first;  // not a reference into the node that goes
+  outgoing_batch().delete_fresh(key);
+  fresh_.erase(key);
+}
+
 void Engine::flush_outgoing() {
   Outgoing out = std::move(*outgoing_);
   outgoing_.reset();
@@ -546,11 +583,17 @@ void Engine::flush_outgoing() {
   // The work guard keeps the engine's thread running until the callbacks have run.
   committer_.submit(
       std::move(out.batch),
-      [this, ids = std::move(out.ids), done = std::move(out.done),
-       work = net::make_work_guard(io_)](const storage::WriteStatus& status) mutable {
+      [this, ids = std::move(out.ids), done = std::move(out.done), fresh = std::move(out.fresh),
+       indexed_from = out.indexed_from, work = net::make_work_guard(io_)](const storage::WriteStatus& status) mutable {
         // Called once: what it holds moves on to the engine's thread.
-        net::post(io_, [this, ids = std::move(ids), done = std::move(done), status] {
+        net::post(io_, [this, ids = std::move(ids), done = std::move(done), fresh = std::move(fresh), indexed_from,
+                        status] {
           settle(ids, status);
+          count_off_fresh(fresh, status.is_ok());
+          if (indexed_from && status.is_ok()) {
+            cursor_ = std::min(cursor_, before(*indexed_from));  // a scan may have passed them unwritten
+            pump();
+          }
           for (const auto& d : done) d(status.is_ok());
         });
       },
@@ -593,7 +636,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
     spdlog::info("delivery {} canceled: its webhook or event is gone", d.id);
     d.state = DeliveryState::Canceled;
     d.updated_at_ms = now();
-    outgoing_batch().put_delivery(d, started_as);
+    put_delivery(d, started_as);
     ++stat_canceled_;
     submit({std::move(d)});
     co_return std::nullopt;
@@ -658,7 +701,7 @@ net::awaitable<std::optional<DueKey>> Engine::make_attempt(Delivery d, std::shar
   storage::Batch& batch = outgoing_batch();
   if (d.last_attempt) batch.put_attempt(d.id, *d.last_attempt);  // no longer the latest
   d.last_attempt = std::move(record);
-  batch.put_delivery(d, current);
+  put_delivery(d, current);
   DueKey next{d.next_attempt_ms, d.id};
   bool active = storage::is_active(d.state);
   // Not awaited: load() sees the new state at once, and a crash before the write is applied only

@@ -95,6 +95,10 @@ class Engine {
   // called before anything the engine submits to the committer afterwards is applied, i.e. from
   // the commit's own callback: then a durable record is current unless the engine already knows
   // the delivery (a scan of the due index found it first), and its first attempt reads nothing.
+  // Deliveries written without due entries (created.fresh) are the engine's to index: it gives
+  // each its due entry with its first write, or at once if it has no room for it, and removes
+  // their fresh entry once all of those writes are applied. What is left of it at a stop or a
+  // crash, the store's next open indexes.
   void deliveries_created(storage::CreatedDeliveries created);
   // Thread-safe. A webhook was deleted: its active deliveries are canceled.
   void webhook_deleted(std::string integration_id, std::uint64_t webhook_seq);
@@ -206,6 +210,9 @@ class Engine {
     bool changed_in_flight = false;
     std::uint8_t failed_reads = 0;  // store reads that failed in a row, at most 6 (see defer())
     std::uint32_t unapplied_writes = 0;  // submitted to the committer and not yet applied
+    // Handed over with created.fresh and not written by the engine yet: the delivery has no due
+    // entry, its fresh entry (in fresh_) lists it instead. Cleared by the engine's first write.
+    std::pair<const std::uint64_t, std::uint32_t>* fresh = nullptr;
     // While writes are unapplied: the delivery as the last of them leaves it. Before the engine's
     // first write: the delivery ingress handed over, with its event, so that a first attempt reads
     // nothing back (not left to the record cache: a backlog larger than the cache would evict
@@ -217,7 +224,7 @@ class Engine {
     };
     std::unique_ptr<Record> record;
 
-    bool idle() const { return !queued && !in_flight && unapplied_writes == 0 && !record; }
+    bool idle() const { return !queued && !in_flight && unapplied_writes == 0 && !record && !fresh; }
     void handed_over(storage::Delivery delivery, std::shared_ptr<const storage::Event> event) {
       record = std::make_unique<Record>(Record{std::move(delivery), std::move(event)});
     }
@@ -250,10 +257,31 @@ class Engine {
   // Queues `key` for `t` unless it is queued already or left to the index; true if it was queued.
   bool schedule(Tracked& t, const storage::DueKey& key, std::int64_t now);
 
+  // Fresh entries (see Tracked::fresh) by key, the seq of the first delivery each lists: how many
+  // of those deliveries are fresh still or have writes not yet applied. Node-based: Tracked and
+  // Outgoing point at entries.
+  std::unordered_map<std::uint64_t, std::uint32_t> fresh_;
+  using FreshEntry = decltype(fresh_)::value_type;
+  // Writes a change of a delivery, stored until now as `before`, into outgoing_batch(); if the
+  // delivery is fresh (see Tracked::fresh), counts it off its fresh entry once applied.
+  void put_delivery(const storage::Delivery& delivery, const storage::Delivery& before);
+  // Gives a fresh delivery that stays unchanged for now its due entry (the engine has no room for
+  // it), and counts it off once applied.
+  void index_fresh(Tracked& tracked, const storage::DueKey& key);
+  // A write that counted off fresh deliveries was applied (`ok`) or failed: in the second case
+  // their entry stays until the store's next open, which indexes what the engine could not.
+  void count_off_fresh(const std::vector<FreshEntry*>& entries, bool ok);
+  // Writes the removal of `entry` and forgets it: none of the deliveries it lists is fresh now.
+  void remove_fresh(FreshEntry& entry);
+
   struct Outgoing {
     storage::Batch batch;
     std::vector<std::string> ids;                   // of the deliveries it changes, once per change
     std::vector<std::function<void(bool ok)>> done;
+    std::vector<FreshEntry*> fresh;                 // an entry per fresh delivery it writes
+    // The earliest due entry it gives a fresh delivery that the engine had no room for: the
+    // cursor goes back before it once it is applied, so that a scan finds it.
+    std::optional<std::int64_t> indexed_from;
   };
   std::optional<Outgoing> outgoing_;  // this round's writes, until submitted
   // Deliveries whose removal by retention is not applied yet: a manual retry does not find them.

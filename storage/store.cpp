@@ -35,6 +35,9 @@
 //                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> <delivery ids>
 //                     (one entry per event's fan-out, keyed by its first delivery: the list of
 //                     them all; before step 54 one entry per delivery, with an empty value)
+//                 'f' <be64 delivery seq>                 -> <events, by integration>
+//                     (a fresh entry: new deliveries without due entries, keyed by the first,
+//                     listing their events; see NewDue)
 //   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
 //   attempts      <delivery id> '\0' <be64 number>        -> Attempt      (all but the latest, which the
 //                                                                         delivery's record holds; all
@@ -66,6 +69,37 @@ std::string by_webhook_key(const Delivery& d) {
 }
 std::string by_event_key(const Delivery& d) {
   return scoped("e", d.integration_id, be64(d.event_seq) + d.id);
+}
+std::string fresh_key(std::uint64_t first_delivery_seq) { return "f" + be64(first_delivery_seq); }
+
+// A per-event index entry's value: the deliveries' count, then their ids.
+std::string list_ids(std::span<const Delivery> deliveries) {
+  Encoder ids(8 + deliveries.size() * (deliveries.front().id.size() + 1));
+  ids.varint(deliveries.size());
+  for (const Delivery& d : deliveries) ids.str(d.id);
+  return ids.take();
+}
+void read_ids(std::string_view listed, std::vector<std::string>& ids) {
+  Decoder in(listed);
+  for (auto n = in.varint(); n > 0; --n) ids.push_back(in.str());
+}
+
+// A fresh entry lists the events of its deliveries, whose other deliveries (if any) are new in the
+// same batch too: an event's deliveries are all created with it. By integration: its id, the
+// number of its events, their seqs; and so on. Far smaller than the deliveries' ids.
+std::string list_events(std::span<const Delivery> deliveries) {
+  Encoder out(64);
+  std::vector<std::uint64_t> seqs;
+  for (std::size_t i = 0; i < deliveries.size();) {
+    const std::string& integration = deliveries[i].integration_id;
+    seqs.clear();
+    for (; i < deliveries.size() && deliveries[i].integration_id == integration; ++i)
+      if (seqs.empty() || seqs.back() != deliveries[i].event_seq) seqs.push_back(deliveries[i].event_seq);
+    out.str(integration);
+    out.varint(seqs.size());
+    for (std::uint64_t seq : seqs) out.varint(seq);
+  }
+  return out.take();
 }
 
 thread_local bool memory_only_reads = false;  // see Store::MemoryOnlyReads
@@ -110,8 +144,9 @@ std::string attempt_key(std::string_view delivery_id, std::uint32_t number) {
 
 // Calls fn(key, value) for every entry of `cf` whose key starts with `prefix`, until fn returns false.
 template <typename Fn>
-void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read_options(), cf));
+void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix, Fn&& fn,
+          rocksdb::ReadOptions options = read_options()) {
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options, cf));
   for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
     if (!fn(view(it->key()), view(it->value()))) break;
   }
@@ -192,34 +227,41 @@ void Batch::put_event(const Event& v) {
   note_seq(static_cast<int>(Store::Sequence::Event), v.seq);
 }
 
-void Batch::put_new_deliveries(std::span<const Delivery> deliveries) {
+void Batch::put_new_deliveries(std::span<const Delivery> deliveries, NewDue due) {
+  if (deliveries.empty()) return;
   auto* cf = store_->family(Store::kDeliveries);
-  auto* due = store_->family(Store::kDue);
   for (std::size_t first = 0; first < deliveries.size();) {
     const Delivery& head = deliveries[first];
     std::size_t end = first + 1;
     while (end < deliveries.size() && deliveries[end].event_seq == head.event_seq &&
            deliveries[end].integration_id == head.integration_id)
       ++end;
-    Encoder ids(8 + (end - first) * (head.id.size() + 1));
-    ids.varint(end - first);
     for (const Delivery& v : deliveries.subspan(first, end - first)) {
       check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
       check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
-      if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
+      if (due == NewDue::Indexed && is_active(v.state)) put_due({v.next_attempt_ms, v.id});
       note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
-      ids.str(v.id);
     }
-    check(batch_->Put(cf, by_event_key(head), ids.take()), "batch");
+    check(batch_->Put(cf, by_event_key(head), list_ids(deliveries.subspan(first, end - first))), "batch");
     first = end;
   }
+  if (due == NewDue::Fresh) check(batch_->Put(cf, fresh_key(deliveries.front().seq), list_events(deliveries)), "batch");
 }
 
-void Batch::put_delivery(const Delivery& v, const Delivery& before) {
+void Batch::put_delivery(const Delivery& v, const Delivery& before, NewDue before_due) {
   check(batch_->Put(store_->family(Store::kDeliveries), "d" + v.id, encode(v)), "batch");
   auto* due = store_->family(Store::kDue);
-  if (is_active(before.state)) check(batch_->Delete(due, due_key(before.next_attempt_ms, v.id)), "batch");
-  if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
+  if (before_due == NewDue::Indexed && is_active(before.state))
+    check(batch_->Delete(due, due_key(before.next_attempt_ms, v.id)), "batch");
+  if (is_active(v.state)) put_due({v.next_attempt_ms, v.id});
+}
+
+void Batch::put_due(const DueKey& key) {
+  check(batch_->Put(store_->family(Store::kDue), due_key(key.due_ms, key.delivery_id), ""), "batch");
+}
+
+void Batch::delete_fresh(std::uint64_t first_delivery_seq) {
+  check(batch_->Delete(store_->family(Store::kDeliveries), fresh_key(first_delivery_seq)), "batch");
 }
 
 void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
@@ -272,6 +314,41 @@ Store::Store(const Options& options)
 
   for (auto kind : {Sequence::Webhook, Sequence::Event, Sequence::Delivery})
     if (auto hwm = get(kMeta, seq_key(kind))) seqs_[static_cast<int>(kind)] = read_be64(*hwm);
+  index_fresh_deliveries();
+}
+
+void Store::index_fresh_deliveries() {
+  std::vector<std::uint64_t> firsts;  // the entries, by the seq of their first delivery
+  std::vector<std::pair<std::string, std::uint64_t>> events;  // (integration, event seq) they list
+  // Once, at open: what it reads is not kept in the block cache (a seek reads a block of each
+  // table file of the family, of records mostly).
+  rocksdb::ReadOptions once = read_options();
+  once.fill_cache = false;
+  scan(
+      *db_, family(kDeliveries), "f",
+      [&](std::string_view k, std::string_view v) {
+        firsts.push_back(read_be64(k.substr(1)));
+        for (Decoder listed(v); !listed.done();) {
+          std::string integration = listed.str();
+          for (auto n = listed.varint(); n > 0; --n) events.emplace_back(integration, listed.varint());
+        }
+        return true;
+      },
+      once);
+  if (firsts.empty()) return;
+  Batch batch = this->batch();
+  std::size_t active = 0;
+  for (const auto& [integration, seq] : events)
+    for (const auto& d : deliveries_of_event(integration, seq)) {
+      if (!is_active(d.state)) continue;
+      batch.put_due({d.next_attempt_ms, d.id});  // the same key as the engine's, if it wrote one
+      ++active;
+    }
+  for (std::uint64_t first : firsts) batch.delete_fresh(first);
+  if (auto status = write(batch); !status.is_ok())
+    throw StoreError(status.kind(), "indexing the fresh deliveries of the last run: " + status.message());
+  spdlog::info("store: {} fresh entries of the last run give {} active deliveries their due entries", firsts.size(),
+               active);
 }
 
 Store::~Store() {
@@ -523,12 +600,10 @@ std::vector<Delivery> Store::deliveries_of_event(std::string_view integration_id
   std::vector<std::string> ids;
   std::string prefix = scoped("e", integration_id, be64(event_seq));
   scan(*db_, family(kDeliveries), prefix, [&](std::string_view k, std::string_view v) {
-    if (v.empty()) {  // an entry of one delivery, written before step 54
+    if (v.empty())  // an entry of one delivery, written before step 54
       ids.emplace_back(k.substr(prefix.size()));
-      return true;
-    }
-    Decoder listed(v);
-    for (auto n = listed.varint(); n > 0; --n) ids.push_back(listed.str());
+    else
+      read_ids(v, ids);
     return true;
   });
   std::vector<Delivery> out;
@@ -615,6 +690,15 @@ std::vector<DueKey> Store::scan_due(const DueKey& after, std::int64_t until_ms, 
 std::uint64_t Store::count_due() const {
   std::uint64_t n = 0;
   scan(*db_, family(kDue), "", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  return n;
+}
+
+std::uint64_t Store::count_fresh() const {
+  std::uint64_t n = 0;
+  scan(*db_, family(kDeliveries), "f", [&](std::string_view, std::string_view) {
     ++n;
     return true;
   });

@@ -2,7 +2,8 @@
 //
 // Deliveries live in three places written together: the record, an index per webhook and per
 // event (for listing), and, while the delivery is active, the due index: keys ordered by due time,
-// the source of truth for what is attempted when.
+// the source of truth for what is attempted when. (New deliveries handed straight to the engine
+// wait in a fresh entry instead until it first writes them: see NewDue.)
 //
 // Contract:
 // - Thread-safe: every method may be called from any thread at once.
@@ -75,6 +76,14 @@ struct DueKey {
   auto operator<=>(const DueKey&) const = default;
 };
 
+// Where new deliveries wait until the engine first writes them (Batch::put_new_deliveries).
+// Indexed: a due entry each, as every active delivery has. Fresh: one "fresh" entry lists them
+// all instead, for deliveries handed to the engine as their batch commits, which it removes once
+// it has written each of them (their first result, a cancellation or a manual retry gives each
+// its due entry if it stays active). Two writes per batch instead of two per delivery; what a
+// crash leaves of them the store's next open turns back into due entries.
+enum class NewDue { Indexed, Fresh };
+
 // New deliveries as the commit of their batch wrote them, with their events: what ingress hands
 // the delivery engine right after the commit, so that a first attempt reads nothing back. When the
 // commit failed (`durable` false), the batch may or may not be stored: only the due keys count.
@@ -82,6 +91,9 @@ struct CreatedDeliveries {
   std::vector<Delivery> deliveries;
   std::vector<std::shared_ptr<const Event>> events;
   bool durable = false;
+  // Written with NewDue::Fresh: listed in one fresh entry, keyed by the first one's seq, and not
+  // in the due index.
+  bool fresh = false;
 };
 
 // An event that retention may remove, with all its deliveries (Store::expired_events).
@@ -128,15 +140,22 @@ class Batch {
   void delete_webhook(const Webhook& webhook);
   void put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record);
   void put_event(const Event& event);
-  // Stores new deliveries, their entries in the per-webhook index and, if active, in the due
-  // index. Each run of deliveries of one event shares one entry in the per-event index that
-  // lists them, keyed by the run's first delivery: one record per event where fan-out to ten
-  // webhooks would otherwise write ten.
-  void put_new_deliveries(std::span<const Delivery> deliveries);
+  // Stores new deliveries, their entries in the per-webhook index and, if active, where `due`
+  // says (see NewDue; a fresh entry lists all of `deliveries` and is keyed by the first). Each run
+  // of deliveries of one event shares one entry in the per-event index that lists them, keyed by
+  // the run's first delivery: one record per event where fan-out to ten webhooks would otherwise
+  // write ten.
+  void put_new_deliveries(std::span<const Delivery> deliveries, NewDue due = NewDue::Indexed);
   // Stores a change of `delivery`, stored until now as `before`, and moves its due-index entry:
-  // removes the one `before` had (if it was active) and adds one at next_attempt_ms if the
-  // delivery is active now.
-  void put_delivery(const Delivery& delivery, const Delivery& before);
+  // removes the one `before` had (if it was active and `before_due` is Indexed: a delivery
+  // written with NewDue::Fresh has none until its first change) and adds one at next_attempt_ms
+  // if the delivery is active now.
+  void put_delivery(const Delivery& delivery, const Delivery& before, NewDue before_due = NewDue::Indexed);
+  // A due entry for a delivery written with NewDue::Fresh that stays unchanged for now.
+  void put_due(const DueKey& key);
+  // Removes the fresh entry keyed by its first delivery's seq, once each delivery it lists has a
+  // due entry or is finished.
+  void delete_fresh(std::uint64_t first_delivery_seq);
   // An attempt of a delivery that is not its latest one (Delivery::last_attempt).
   void put_attempt(std::string_view delivery_id, const Attempt& attempt);
   // Removes `event` with `deliveries`, which must be all of its deliveries, their index entries
@@ -281,6 +300,7 @@ class Store {
   // Due-index entries strictly after `after` and due before `until_ms`, in order, at most `limit`.
   std::vector<DueKey> scan_due(const DueKey& after, std::int64_t until_ms, std::size_t limit) const;
   std::uint64_t count_due() const;  // exact, by a scan: for tests and tools, not for hot paths
+  std::uint64_t count_fresh() const;  // fresh entries (see NewDue), by a scan: for tests
   StoreStats stats() const;
 
   // Writes a consistent copy of the whole store into `dir` (which must not exist), hard-linking
@@ -296,6 +316,9 @@ class Store {
   enum Family { kIntegrations, kApiKeys, kWebhooks, kIdempotency, kEvents, kDeliveries, kDue, kAttempts, kMeta };
   rocksdb::ColumnFamilyHandle* family(Family f) const { return families_[f]; }
   std::optional<std::string> get(Family f, std::string_view key) const;
+  // At open: gives each delivery that a fresh entry left by the last run lists, and that is still
+  // active, its due entry (again, if the engine wrote one: the same key), and removes the entries.
+  void index_fresh_deliveries();
   // get() for each of `keys` in one MultiGet, which costs far less than one get() each: calls
   // `found(i, value)` for each key present.
   void get_all(Family f, std::span<const std::string> keys,

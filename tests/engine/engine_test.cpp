@@ -236,6 +236,72 @@ TEST_F(HandOffTest, HandOffOfAFailedCommitIsCheckedAgainstTheStore) {
   EXPECT_FALSE(store.find_delivery("unwritten"));
 }
 
+// What ingress commits and hands over for one event fanned out to `n` deliveries of webhook
+// `webhook_seq`: the deliveries without due entries, listed in a fresh entry.
+storage::CreatedDeliveries commit_fresh(storage::Store& store, std::uint64_t webhook_seq, std::size_t n,
+                                        const std::string& prefix) {
+  auto event = std::make_shared<const storage::Event>(storage::Event{
+      "i", store.next_seq(storage::Store::Sequence::Event), "evt_" + prefix, "Payout.created", R"({"n":1})", 0});
+  storage::CreatedDeliveries created{{}, {event}, true, true};
+  for (std::size_t i = 0; i < n; ++i) {
+    storage::Delivery& d = created.deliveries.emplace_back();
+    d.id = prefix + std::to_string(100 + i);
+    d.integration_id = "i";
+    d.seq = store.next_seq(storage::Store::Sequence::Delivery);
+    d.event_seq = event->seq;
+    d.webhook_seq = webhook_seq;
+    d.next_attempt_ms = system_now_ms();
+  }
+  storage::Batch batch = store.batch();
+  batch.put_event(*event);
+  batch.put_new_deliveries(created.deliveries, storage::NewDue::Fresh);
+  EXPECT_TRUE(store.write(batch).is_ok());
+  return created;
+}
+
+// Fresh deliveries beyond the engine's memory are given due entries and found by its scans once
+// those are written; each is attempted once, and no fresh entry or due entry is left.
+TEST_F(HandOffTest, FreshDeliveriesBeyondMemoryAreIndexedAndEachIsAttemptedOnce) {
+  engine.stop();
+  EngineOptions o = options(4);
+  o.max_in_flight = 2;
+  Engine small(store, committer, o);
+  small.start();
+  for (const std::string prefix : {"a", "b", "c"}) small.deliveries_created(commit_fresh(store, webhook, 10, prefix));
+  ASSERT_TRUE(receiver.wait_for(30));
+  ASSERT_TRUE(test::wait_until([&] {
+    auto s = small.stats();
+    return s.succeeded == 30 && s.in_flight == 0 && s.tracked == 0 && store.count_fresh() == 0;
+  }));
+  small.stop();
+  std::multiset<std::string> attempted;
+  for (const auto& r : receiver.requests()) attempted.insert(r.header("webhook-id"));
+  EXPECT_EQ(attempted.size(), 30u);
+  EXPECT_EQ(std::set<std::string>(attempted.begin(), attempted.end()).size(), 30u);
+  EXPECT_EQ(store.count_due(), 0u);
+}
+
+// A fresh delivery's failed first attempt gives it its due entry for the retry, and its fresh
+// entry goes once every delivery it lists is written.
+TEST_F(HandOffTest, AFreshDeliveryThatFailsIsIndexedForItsRetry) {
+  engine.stop();
+  receiver.script([](const test::ReceivedRequest& r, std::size_t) {
+    return test::Reply{r.header("webhook-id") == "f101" ? 500 : 200, {}, "", {}};
+  });
+  EngineOptions o = options(1000);
+  o.retry.schedule_ms = {3'600'000};
+  Engine later(store, committer, o);
+  later.start();
+  later.deliveries_created(commit_fresh(store, webhook, 3, "f"));
+  ASSERT_TRUE(test::wait_until([&] { return later.stats().attempts == 3 && store.count_fresh() == 0; }));
+  auto due = store.scan_due({}, std::numeric_limits<std::int64_t>::max(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].delivery_id, "f101");
+  EXPECT_EQ(due[0].due_ms, store.find_delivery("f101")->next_attempt_ms);
+  EXPECT_GT(due[0].due_ms, system_now_ms() + 3'000'000);
+  later.stop();
+}
+
 TEST(Engine, HandOffOfADeliveryAlreadyInFlightMakesNoSecondAttempt) {
   test::Receiver receiver;
   std::promise<void> release;

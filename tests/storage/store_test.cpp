@@ -401,6 +401,55 @@ TEST(Store, EventIndexHasOneEntryPerFanOutAndReadsOneEntryPerDelivery) {
   EXPECT_TRUE(RawFamily(dir.str(), "deliveries").keys_starting(event_prefix).empty());
 }
 
+// New deliveries handed to the engine wait in one fresh entry instead of a due entry each. What
+// the engine had not indexed when the process ended, the next open indexes: each delivery listed
+// that is still active gets its due entry (the same one, if the engine wrote one), and the entry
+// goes.
+TEST(Store, FreshDeliveriesLeftByTheLastRunAreIndexedAtOpen) {
+  test::TempDir dir;
+  {
+    Store store({dir.str()});
+    Batch batch = store.batch();
+    Delivery untouched = delivery(store, "a-untouched", 100), retrying = delivery(store, "b-retrying", 100),
+             done = delivery(store, "c-done", 100), other_event = delivery(store, "d-other", 100);
+    other_event.event_seq = 2;
+    batch.put_new_deliveries(std::vector<Delivery>{untouched, retrying, done, other_event}, NewDue::Fresh);
+    commit(store, batch);
+    EXPECT_EQ(store.count_due(), 0u);
+    EXPECT_EQ(store.count_fresh(), 1u);
+    EXPECT_EQ(store.deliveries_of_event("i", 1).size(), 3u);  // indexed by event as ever
+
+    // The engine's first writes of two of them: a failed attempt, a success.
+    Batch first_writes = store.batch();
+    Delivery retry = retrying;
+    retry.state = DeliveryState::Retrying;
+    retry.attempts = 1;
+    retry.next_attempt_ms = 5000;
+    first_writes.put_delivery(retry, retrying, NewDue::Fresh);
+    Delivery succeeded = done;
+    succeeded.state = DeliveryState::Succeeded;
+    first_writes.put_delivery(succeeded, done, NewDue::Fresh);
+    commit(store, first_writes);
+    EXPECT_EQ(store.scan_due({}, 10'000, 10), (std::vector<DueKey>{{5000, "b-retrying"}}));
+  }
+  Store store({dir.str()});
+  EXPECT_EQ(store.count_fresh(), 0u);
+  EXPECT_EQ(store.scan_due({}, 10'000, 10),
+            (std::vector<DueKey>{{100, "a-untouched"}, {100, "d-other"}, {5000, "b-retrying"}}));
+
+  // Once the engine has written or indexed each, it removes the entry.
+  Batch batch = store.batch();
+  Delivery fresh = delivery(store, "e-fresh", 200);
+  batch.put_new_deliveries({&fresh, 1}, NewDue::Fresh);
+  commit(store, batch);
+  Batch indexed = store.batch();
+  indexed.put_due({fresh.next_attempt_ms, fresh.id});
+  indexed.delete_fresh(fresh.seq);
+  commit(store, indexed);
+  EXPECT_EQ(store.count_fresh(), 0u);
+  EXPECT_EQ(store.count_due(), 4u);
+}
+
 TEST(Store, LatestAttemptIsKeptInTheDeliveryRecord) {
   test::TempDir dir;
   Store store({dir.str()});
