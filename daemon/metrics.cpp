@@ -54,7 +54,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
   metric(out, "hookd_attempts_in_flight", "gauge", "Attempts waiting for their receiver now.", e.in_flight);
   metric(out, "hookd_queue_depth", "gauge", "Due deliveries held in memory, waiting for their time or a slot.",
          e.in_memory);
-  metric(out, "hookd_scheduled_deliveries", "gauge", "Active deliveries in the durable due index (estimate).",
+  metric(out, "hookd_scheduled_deliveries", "gauge",
+         "Active deliveries in the durable due index (estimate): retries, and new ones beyond the engine's memory.",
          m.store.due_entries);
   metric(out, "hookd_rocksdb_live_sst_bytes", "gauge", "Size of the store's live SST files.", m.store.live_sst_bytes);
   metric(out, "hookd_rocksdb_memtable_bytes", "gauge", "Size of the store's memtables.", m.store.memtable_bytes);
