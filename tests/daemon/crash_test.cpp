@@ -1,10 +1,12 @@
 // kill -9 during a publish burst: every event that was acknowledged is delivered after a restart.
 // kill -9 while deliveries are being retried: every attempt made is still counted after a restart.
+// kill -9 before new deliveries' first attempts: the store's next open schedules every one.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <boost/json.hpp>
 #include <ctime>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -66,6 +68,7 @@ class Crash : public ::testing::Test {
   }
 
   ApiClient api() const { return ApiClient(static_cast<std::uint16_t>(port_), key_, integration_); }
+  std::string daemon_log() const { return daemon_->err(); }
   const std::string& webhook_id() const { return webhook_id_; }
 
  private:
@@ -135,6 +138,62 @@ TEST_F(Crash, SigkillDuringPublishBurstsLosesNoAcknowledgedEvent) {
             << receiver.count() << ", distinct events " << got.size() << ", duplicates "
             << receiver.count() - got.size() << ", missing " << missing << std::endl;
   EXPECT_EQ(missing, 0u);
+  stop();
+}
+
+// New deliveries have no due entries until their first attempt is written: the fresh entry of
+// their request lists them instead (storage::NewDue). The receiver holds every request, so that
+// hookd is killed with 16 attempts in flight (the cap per webhook) and the rest waiting for their
+// first: the next open must schedule all of them, and each is delivered after the restart.
+TEST_F(Crash, SigkillBeforeFirstAttemptsLosesNoDelivery) {
+  constexpr int kBatch = 60, kSingles = 5;
+  Receiver receiver;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> holding{true};
+  receiver.script([&holding, released](const ReceivedRequest&, std::size_t) {
+    return holding ? Reply{200, 0ms, "", {}, released} : Reply{};
+  });
+  struct Releaser {  // lets the held answers go however the test ends
+    std::promise<void>& p;
+    ~Releaser() {
+      try {
+        p.set_value();
+      } catch (const std::future_error&) {
+      }
+    }
+  } releaser{release};
+  ASSERT_NO_FATAL_FAILURE(start(receiver.url(), {}));
+
+  std::set<std::string> published;
+  json::array events;
+  for (int i = 0; i < kBatch; ++i) {
+    published.insert("evt-b" + std::to_string(i));
+    events.push_back(json::object{{"id", "evt-b" + std::to_string(i)}, {"type", "Payout.created"}, {"data", {{"event", "evt-b" + std::to_string(i)}}}});
+  }
+  ASSERT_EQ(api().post("/v2/events/batch/", json::object{{"events", events}}).status, 202);
+  for (int i = 0; i < kSingles; ++i) {
+    std::string id = "evt-s" + std::to_string(i);
+    published.insert(id);
+    ASSERT_EQ(api().post("/v2/events/", json::object{{"id", id}, {"type", "Payout.created"}, {"data", {{"event", id}}}}).status, 202);
+  }
+  ASSERT_TRUE(receiver.wait_for(16));
+  kill();
+  EXPECT_EQ(receiver.count(), 16u);  // none answered, so none could start after these
+  holding = false;
+  release.set_value();
+
+  ASSERT_NO_FATAL_FAILURE(restart());
+  std::set<std::string> delivered;
+  ASSERT_TRUE(wait_until([&] {
+    delivered.clear();
+    for (const auto& r : receiver.requests()) delivered.insert(std::string(json::parse(r.body).at("event").as_string()));
+    return delivered == published;
+  })) << delivered.size() << " of " << published.size() << " events delivered";
+  // Scheduled by the open: the batch's fresh entry and the five single events' ones.
+  EXPECT_NE(daemon_log().find("store: 6 fresh entries of the last run give 65 active deliveries their due entries"),
+            std::string::npos)
+      << daemon_log();
   stop();
 }
 
