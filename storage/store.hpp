@@ -141,7 +141,7 @@ class Batch {
   void put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record);
   void put_event(const Event& event);
   // Stores new deliveries, their entries in the per-webhook index and, if active, where `due`
-  // says (see NewDue; a fresh entry lists all of `deliveries` and is keyed by the first). Each run
+  // says (see NewDue; one fresh entry, keyed by the first, lists them all by their events). Each run
   // of deliveries of one event shares one entry in the per-event index that lists them, keyed by
   // the run's first delivery: one record per event where fan-out to ten webhooks would otherwise
   // write ten.
