@@ -203,9 +203,10 @@ BENCHMARK(BM_FanoutRoundWrites);
 
 // The engine's look ahead into the due index (every 30 s and at start, and whenever room frees
 // up while a backlog waits beyond its memory) over a memtable that the writes of `state.range(0)`
-// deliveries filled as in fanout10: each entry put, then removed by its delivery's result. The
-// price of the due family's memtable to its only reader (bench/RESULTS.md: an appending one was
-// tried and cost three times as much).
+// deliveries filled as a backlog beyond the engine's memory does (`fanout1000`): each entry put,
+// then removed by its delivery's result. (New deliveries the engine holds write no due entry
+// since step 56.) The price of the due family's memtable to its only reader (bench/RESULTS.md: an
+// appending one was tried and cost three times as much).
 void BM_DueScanAfterWrites(benchmark::State& state) {
   ScratchStore scratch;
   storage::Store& store = scratch.store;
