@@ -17,108 +17,18 @@
 #include "storage/codec.hpp"
 #include "storage/crc32c.hpp"
 #include "storage/prefilled_logs.hpp"
+#include "storage/store_internal.hpp"
 #include "storage/tuning.hpp"
-
-// Key layout. Column families separate kinds of record, so that each can be scanned and tuned
-// alone. Integration ids never contain '\0' (the API validates them), so '\0' ends them in keys.
-//
-//   integrations  <integration id>                        -> Integration
-//   api_keys      'h' <sha-256 of key>                    -> ApiKey
-//                 'i' <key id>                            -> <sha-256 of key>
-//   webhooks      'r' <integration> '\0' <be64 seq>       -> Webhook      (key order = creation order)
-//                 'i' <integration> '\0' <webhook id>     -> <be64 seq>
-//   idempotency   <integration> '\0' <idempotency key>    -> IdempotencyRecord
-//   events        'r' <integration> '\0' <be64 seq>       -> Event        (key order = creation order)
-//                 'i' <integration> '\0' <event id>       -> <be64 seq>
-//   deliveries    'd' <delivery id>                       -> Delivery     (ids are uuid7: about creation order)
-//                 'w' <integration> '\0' <be64 webhook seq> <be64 delivery seq> -> <delivery id>
-//                 'e' <integration> '\0' <be64 event seq> <delivery id>          -> <delivery ids>
-//                     (one entry per event's fan-out, keyed by its first delivery: the list of
-//                     them all; before step 54 one entry per delivery, with an empty value)
-//                 'f' <be64 delivery seq>                 -> <events, by integration>
-//                     (a fresh entry: new deliveries without due entries, keyed by the first,
-//                     listing their events; see NewDue)
-//   due           <be64 due ms> <delivery id>             -> ""           (key order = time order)
-//   attempts      <delivery id> '\0' <be64 number>        -> Attempt      (all but the latest, which the
-//                                                                         delivery's record holds; all
-//                                                                         of them before step 55)
-//   default       "seq/webhook", "seq/event", "seq/delivery" -> <be64> highest ever allocated (max-merge)
 
 namespace hookd::storage {
 namespace {
 
-constexpr std::string_view kSeqKeys[] = {"seq/webhook", "seq/event", "seq/delivery"};
-
-std::string_view seq_key(Store::Sequence s) { return kSeqKeys[static_cast<int>(s)]; }
-
-std::string scoped(std::string_view prefix, std::string_view integration, std::string_view rest) {
-  std::string k;
-  k.reserve(prefix.size() + integration.size() + 1 + rest.size());
-  k.append(prefix).append(integration).push_back('\0');
-  k.append(rest);
-  return k;
-}
-
-// A webhook's or an event's record, and its entry in the index by id: the same keys in their
-// own families.
-std::string record_key(std::string_view integration, std::uint64_t seq) { return scoped("r", integration, be64(seq)); }
-std::string id_key(std::string_view integration, std::string_view id) { return scoped("i", integration, id); }
-// A delivery's entries in the per-webhook and the per-event index.
-std::string by_webhook_key(const Delivery& d) {
-  return scoped("w", d.integration_id, be64(d.webhook_seq) + be64(d.seq));
-}
-std::string by_event_key(const Delivery& d) {
-  return scoped("e", d.integration_id, be64(d.event_seq) + d.id);
-}
-std::string fresh_key(std::uint64_t first_delivery_seq) { return "f" + be64(first_delivery_seq); }
-
-// A per-event index entry's value: the deliveries' count, then their ids.
-std::string list_ids(std::span<const Delivery> deliveries) {
-  Encoder ids(8 + deliveries.size() * (deliveries.front().id.size() + 1));
-  ids.varint(deliveries.size());
-  for (const Delivery& d : deliveries) ids.str(d.id);
-  return ids.take();
-}
-void read_ids(std::string_view listed, std::vector<std::string>& ids) {
-  Decoder in(listed);
-  for (auto n = in.varint(); n > 0; --n) ids.push_back(in.str());
-}
-
-// A fresh entry lists the events of its deliveries, whose other deliveries (if any) are new in the
-// same batch too: an event's deliveries are all created with it. By integration: its id, the
-// number of its events, their seqs; and so on. Far smaller than the deliveries' ids.
-std::string list_events(std::span<const Delivery> deliveries) {
-  Encoder out(64);
-  std::vector<std::uint64_t> seqs;
-  for (std::size_t i = 0; i < deliveries.size();) {
-    const std::string& integration = deliveries[i].integration_id;
-    seqs.clear();
-    for (; i < deliveries.size() && deliveries[i].integration_id == integration; ++i)
-      if (seqs.empty() || seqs.back() != deliveries[i].event_seq) seqs.push_back(deliveries[i].event_seq);
-    out.str(integration);
-    out.varint(seqs.size());
-    for (std::uint64_t seq : seqs) out.varint(seq);
-  }
-  return out.take();
-}
-
-thread_local bool memory_only_reads = false;  // see Store::MemoryOnlyReads
+using namespace internal;
 
 rocksdb::ReadOptions read_options() {
   rocksdb::ReadOptions o;
   if (memory_only_reads) o.read_tier = rocksdb::kBlockCacheTier;  // Incomplete instead of file reads
   return o;
-}
-
-StoreError::Kind kind_of(const rocksdb::Status& s) {
-  if (s.IsIncomplete() && memory_only_reads) return StoreError::Kind::WouldBlock;
-  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace) return StoreError::Kind::NoSpace;
-  if (s.IsCorruption()) return StoreError::Kind::Corruption;
-  return StoreError::Kind::Io;
-}
-
-void check(const rocksdb::Status& s, const char* what) {
-  if (!s.ok()) throw StoreError(kind_of(s), std::string(what) + ": " + s.ToString());
 }
 
 // A point read's status and value. Under memory-only reads RocksDB 7.8 answers some reads it
@@ -132,15 +42,7 @@ void check_read(const rocksdb::Status& s, std::size_t value_size) {
   check(s, "get");
 }
 
-rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
-
-std::string due_key(std::int64_t due_ms, std::string_view delivery_id) {
-  return be64(static_cast<std::uint64_t>(due_ms)) + std::string(delivery_id);
-}
-std::string attempt_key(std::string_view delivery_id, std::uint32_t number) {
-  return std::string(delivery_id) + '\0' + be64(number);
-}
 
 // Calls fn(key, value) for every entry of `cf` whose key starts with `prefix`, until fn returns false.
 template <typename Fn>
@@ -154,141 +56,6 @@ void scan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view pre
 }
 
 }  // namespace
-
-Batch::Batch(const Store& store, std::size_t reserve_bytes)
-    : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>(reserve_bytes)) {}
-Batch::~Batch() = default;
-Batch::Batch(Batch&&) noexcept = default;
-
-bool Batch::empty() const { return batch_->Count() == 0; }
-
-void Batch::note_seq(int kind, std::uint64_t seq) {
-  auto& high = high_water_[kind];
-  high = std::max(high, seq);
-}
-
-void Batch::take_seqs(Batch& other) {
-  for (int kind = 0; kind < 3; ++kind) note_seq(kind, std::exchange(other.high_water_[kind], 0));
-}
-
-void Batch::seal() {
-  // One merge per kind and batch: a batch of 100 events would otherwise carry 200 of them.
-  for (int kind = 0; kind < 3; ++kind) {
-    if (high_water_[kind] == 0) continue;
-    auto k = seq_key(static_cast<Store::Sequence>(kind));
-    check(batch_->Merge(store_->family(Store::kMeta), slice(k), be64(high_water_[kind])), "batch");
-    high_water_[kind] = 0;
-  }
-}
-
-void Batch::put_integration(const Integration& v) {
-  check(batch_->Put(store_->family(Store::kIntegrations), slice(v.id), encode(v)), "batch");
-}
-
-void Batch::put_api_key(const ApiKey& v) {
-  auto* cf = store_->family(Store::kApiKeys);
-  check(batch_->Put(cf, "h" + v.key_hash, encode(v)), "batch");
-  check(batch_->Put(cf, "i" + v.id, v.key_hash), "batch");
-  api_keys_changed_ = true;
-}
-
-void Batch::delete_api_key(const ApiKey& v) {
-  auto* cf = store_->family(Store::kApiKeys);
-  check(batch_->Delete(cf, "h" + v.key_hash), "batch");
-  check(batch_->Delete(cf, "i" + v.id), "batch");
-  api_keys_changed_ = true;
-}
-
-void Batch::put_webhook(const Webhook& v, std::optional<std::string_view> previous_id) {
-  auto* cf = store_->family(Store::kWebhooks);
-  if (previous_id && *previous_id != v.id)
-    check(batch_->Delete(cf, id_key(v.integration_id, *previous_id)), "batch");
-  check(batch_->Put(cf, record_key(v.integration_id, v.seq), encode(v)), "batch");
-  check(batch_->Put(cf, id_key(v.integration_id, v.id), be64(v.seq)), "batch");
-  note_seq(static_cast<int>(Store::Sequence::Webhook), v.seq);
-  webhooks_changed_ = true;
-}
-
-void Batch::delete_webhook(const Webhook& v) {
-  auto* cf = store_->family(Store::kWebhooks);
-  check(batch_->Delete(cf, record_key(v.integration_id, v.seq)), "batch");
-  check(batch_->Delete(cf, id_key(v.integration_id, v.id)), "batch");
-  webhooks_changed_ = true;
-}
-
-void Batch::put_idempotency(std::string_view integration_id, std::string_view key, const IdempotencyRecord& record) {
-  check(batch_->Put(store_->family(Store::kIdempotency), scoped("", integration_id, key), encode(record)), "batch");
-}
-
-void Batch::put_event(const Event& v) {
-  auto* cf = store_->family(Store::kEvents);
-  check(batch_->Put(cf, record_key(v.integration_id, v.seq), encode(v)), "batch");
-  check(batch_->Put(cf, id_key(v.integration_id, v.id), be64(v.seq)), "batch");
-  note_seq(static_cast<int>(Store::Sequence::Event), v.seq);
-}
-
-void Batch::put_new_deliveries(std::span<const Delivery> deliveries, NewDue due) {
-  if (deliveries.empty()) return;
-  auto* cf = store_->family(Store::kDeliveries);
-  auto* due_cf = store_->family(Store::kDue);
-  for (std::size_t first = 0; first < deliveries.size();) {
-    const Delivery& head = deliveries[first];
-    std::size_t end = first + 1;
-    while (end < deliveries.size() && deliveries[end].event_seq == head.event_seq &&
-           deliveries[end].integration_id == head.integration_id)
-      ++end;
-    for (const Delivery& v : deliveries.subspan(first, end - first)) {
-      check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
-      check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
-      if (due == NewDue::Indexed && is_active(v.state))
-        check(batch_->Put(due_cf, due_key(v.next_attempt_ms, v.id), ""), "batch");
-      note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
-    }
-    check(batch_->Put(cf, by_event_key(head), list_ids(deliveries.subspan(first, end - first))), "batch");
-    first = end;
-  }
-  if (due == NewDue::Fresh) check(batch_->Put(cf, fresh_key(deliveries.front().seq), list_events(deliveries)), "batch");
-}
-
-void Batch::put_delivery(const Delivery& v, const Delivery& before, NewDue before_due) {
-  check(batch_->Put(store_->family(Store::kDeliveries), "d" + v.id, encode(v)), "batch");
-  auto* due = store_->family(Store::kDue);
-  if (before_due == NewDue::Indexed && is_active(before.state))
-    check(batch_->Delete(due, due_key(before.next_attempt_ms, v.id)), "batch");
-  if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
-}
-
-void Batch::put_due(const DueKey& key) {
-  check(batch_->Put(store_->family(Store::kDue), due_key(key.due_ms, key.delivery_id), ""), "batch");
-}
-
-void Batch::delete_fresh(std::uint64_t first_delivery_seq) {
-  check(batch_->Delete(store_->family(Store::kDeliveries), fresh_key(first_delivery_seq)), "batch");
-}
-
-void Batch::put_attempt(std::string_view delivery_id, const Attempt& attempt) {
-  check(batch_->Put(store_->family(Store::kAttempts), attempt_key(delivery_id, attempt.number), encode(attempt)), "batch");
-}
-
-void Batch::delete_event(const Event& event, std::span<const Delivery> deliveries) {
-  auto* events = store_->family(Store::kEvents);
-  check(batch_->Delete(events, record_key(event.integration_id, event.seq)), "batch");
-  check(batch_->Delete(events, id_key(event.integration_id, event.id)), "batch");
-  auto* cf = store_->family(Store::kDeliveries);
-  auto* attempts = store_->family(Store::kAttempts);
-  for (const auto& d : deliveries) {
-    check(batch_->Delete(cf, "d" + d.id), "batch");
-    check(batch_->Delete(cf, by_webhook_key(d)), "batch");
-    // The event's index entries are keyed by some of its deliveries (the first of each run that
-    // put_new_deliveries wrote; every one before step 54): a delete for each finds them all.
-    check(batch_->Delete(cf, by_event_key(d)), "batch");
-    if (is_active(d.state)) check(batch_->Delete(store_->family(Store::kDue), due_key(d.next_attempt_ms, d.id)), "batch");
-    // Attempts are numbered from 1 and every one is recorded: point deletes, not a range
-    // deletion, whose tombstones RocksDB 7.8 checks on every read of the family.
-    std::uint32_t in_family = d.last_attempt ? d.last_attempt->number - 1 : d.attempts;
-    for (std::uint32_t n = 1; n <= in_family; ++n) check(batch_->Delete(attempts, attempt_key(d.id, n)), "batch");
-  }
-}
 
 Store::Store(const Options& options)
     : on_failed_write_(options.on_failed_write), path_(options.path), min_free_bytes_(options.min_free_bytes) {
@@ -330,10 +97,7 @@ void Store::index_fresh_deliveries() {
       *db_, family(kDeliveries), "f",
       [&](std::string_view k, std::string_view v) {
         firsts.push_back(read_be64(k.substr(1)));
-        for (Decoder listed(v); !listed.done();) {
-          std::string integration = listed.str();
-          for (auto n = listed.varint(); n > 0; --n) events.emplace_back(integration, listed.varint());
-        }
+        read_events(v, events);
         return true;
       },
       once);

@@ -15,7 +15,7 @@
 // - Time is passed in by callers (milliseconds since the Unix epoch); the store never reads a clock.
 // - Only one process may open a data directory; a second open fails with StoreError::Kind::Busy.
 //
-// The key layout is described in storage/store.cpp, next to the code that builds the keys.
+// The key layout is described in storage/store_internal.hpp, next to the code that builds the keys.
 #pragma once
 
 #include <atomic>

@@ -1,7 +1,7 @@
 // How the store sets RocksDB up: the database's options and each column family's, each with the
 // reason it is set (most are for speed; the measurements are in bench/RESULTS.md), and the two
 // plug-ins they name: the merge operator that keeps the sequences' high-water marks, and the
-// memtables' insert-hint groups. The key layout and what is read and written are in store.cpp.
+// memtables' insert-hint groups. The key layout is in store_internal.hpp.
 #pragma once
 
 #include <rocksdb/db.h>
