@@ -13,6 +13,9 @@
 // All scheduling state lives on the engine's own thread; the public functions post to it. Every
 // change of a delivery after its creation (attempt results, cancellation, manual retry) happens
 // there too, so they never race each other.
+//
+// engine.cpp has the thread and the public operations; engine_scheduling.cpp what is queued and
+// started when; engine_attempt.cpp an attempt and its result; engine_writes.cpp the writes.
 #pragma once
 
 #include <boost/unordered/unordered_flat_map.hpp>

@@ -74,6 +74,10 @@ struct DueKey {
   std::int64_t due_ms = 0;
   std::string delivery_id;
   auto operator<=>(const DueKey&) const = default;
+
+  // The position just before every entry due at `due_ms` (delivery ids are printable, so "\x7f"
+  // sorts after each of them at due_ms - 1).
+  static DueKey before(std::int64_t due_ms) { return DueKey{due_ms - 1, "\x7f"}; }
 };
 
 // Where new deliveries wait until the engine first writes them (Batch::put_new_deliveries).
