@@ -1,4 +1,5 @@
-// hookd's durable store: integrations, API keys, webhooks and idempotency records in RocksDB.
+// hookd's durable store: integrations, API keys, webhooks, events, deliveries with their attempts,
+// and idempotency records, in RocksDB.
 //
 // Deliveries live in three places written together: the record, an index per webhook and per
 // event (for listing), and, while the delivery is active, the due index: keys ordered by due time,
