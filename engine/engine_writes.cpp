@@ -57,7 +57,7 @@ void Engine::put_delivery(const Delivery& delivery, const Delivery& before) {
 }
 
 void Engine::index_fresh(Tracked& tracked, const DueKey& key) {
-  outgoing_batch().put_due(key);
+  outgoing_batch().put_due(key.due_ms, key.delivery_id);
   Outgoing& out = *outgoing_;
   out.fresh.push_back(std::exchange(tracked.fresh, nullptr));
   out.indexed_from = std::min(out.indexed_from.value_or(key.due_ms), key.due_ms);

@@ -87,7 +87,6 @@ void Batch::put_event(const Event& v) {
 void Batch::put_new_deliveries(std::span<const Delivery> deliveries, NewDue due) {
   if (deliveries.empty()) return;
   auto* cf = store_->family(Store::kDeliveries);
-  auto* due_cf = store_->family(Store::kDue);
   for (std::size_t first = 0; first < deliveries.size();) {
     const Delivery& head = deliveries[first];
     std::size_t end = first + 1;
@@ -97,8 +96,7 @@ void Batch::put_new_deliveries(std::span<const Delivery> deliveries, NewDue due)
     for (const Delivery& v : deliveries.subspan(first, end - first)) {
       check(batch_->Put(cf, "d" + v.id, encode(v)), "batch");
       check(batch_->Put(cf, by_webhook_key(v), v.id), "batch");
-      if (due == NewDue::Indexed && is_active(v.state))
-        check(batch_->Put(due_cf, due_key(v.next_attempt_ms, v.id), ""), "batch");
+      if (due == NewDue::Indexed && is_active(v.state)) put_due(v.next_attempt_ms, v.id);
       note_seq(static_cast<int>(Store::Sequence::Delivery), v.seq);
     }
     check(batch_->Put(cf, by_event_key(head), list_ids(deliveries.subspan(first, end - first))), "batch");
@@ -109,14 +107,13 @@ void Batch::put_new_deliveries(std::span<const Delivery> deliveries, NewDue due)
 
 void Batch::put_delivery(const Delivery& v, const Delivery& before, NewDue before_due) {
   check(batch_->Put(store_->family(Store::kDeliveries), "d" + v.id, encode(v)), "batch");
-  auto* due = store_->family(Store::kDue);
   if (before_due == NewDue::Indexed && is_active(before.state))
-    check(batch_->Delete(due, due_key(before.next_attempt_ms, v.id)), "batch");
-  if (is_active(v.state)) check(batch_->Put(due, due_key(v.next_attempt_ms, v.id), ""), "batch");
+    check(batch_->Delete(store_->family(Store::kDue), due_key(before.next_attempt_ms, v.id)), "batch");
+  if (is_active(v.state)) put_due(v.next_attempt_ms, v.id);
 }
 
-void Batch::put_due(const DueKey& key) {
-  check(batch_->Put(store_->family(Store::kDue), due_key(key.due_ms, key.delivery_id), ""), "batch");
+void Batch::put_due(std::int64_t due_ms, std::string_view delivery_id) {
+  check(batch_->Put(store_->family(Store::kDue), due_key(due_ms, delivery_id), ""), "batch");
 }
 
 void Batch::delete_fresh(std::uint64_t first_delivery_seq) {

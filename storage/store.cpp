@@ -107,7 +107,7 @@ void Store::index_fresh_deliveries() {
   for (const auto& [integration, seq] : events)
     for (const auto& d : deliveries_of_event(integration, seq)) {
       if (!is_active(d.state)) continue;
-      batch.put_due({d.next_attempt_ms, d.id});  // the same key as the engine's, if it wrote one
+      batch.put_due(d.next_attempt_ms, d.id);  // the same key as the engine's, if it wrote one
       ++active;
     }
   for (std::uint64_t first : firsts) batch.delete_fresh(first);

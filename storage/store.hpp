@@ -157,7 +157,7 @@ class Batch {
   // if the delivery is active now.
   void put_delivery(const Delivery& delivery, const Delivery& before, NewDue before_due = NewDue::Indexed);
   // A due entry for a delivery written with NewDue::Fresh that stays unchanged for now.
-  void put_due(const DueKey& key);
+  void put_due(std::int64_t due_ms, std::string_view delivery_id);
   // Removes the fresh entry keyed by its first delivery's seq, once each delivery it lists has a
   // due entry or is finished.
   void delete_fresh(std::uint64_t first_delivery_seq);

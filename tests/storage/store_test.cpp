@@ -4,7 +4,6 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <random>
 
 #include "storage/codec.hpp"
@@ -437,7 +436,7 @@ TEST(Store, FreshDeliveriesLeftByTheLastRunAreIndexedAtOpen) {
   batch.put_new_deliveries({&fresh, 1}, NewDue::Fresh);
   commit(store, batch);
   Batch indexed = store.batch();
-  indexed.put_due({fresh.next_attempt_ms, fresh.id});
+  indexed.put_due(fresh.next_attempt_ms, fresh.id);
   indexed.delete_fresh(fresh.seq);
   commit(store, indexed);
   EXPECT_EQ(store.count_fresh(), 0u);
