@@ -83,7 +83,8 @@ void App::start(std::ostream& out) {
     stop();
   };
   store_ = std::make_unique<storage::Store>(store_options);
-  committer_ = std::make_unique<storage::GroupCommitter>(*store_);
+  committer_ = std::make_unique<storage::GroupCommitter>(
+      *store_, storage::GroupCommitOptions{.commit_delay = std::chrono::microseconds(settings_.storage.commit_delay_us)});
   engine_ = std::make_unique<engine::Engine>(*store_, *committer_, engine_options(settings_, now_ms_));
   admin_ = std::make_unique<api::Admin>(*store_, now_ms_);
 

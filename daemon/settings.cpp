@@ -121,6 +121,7 @@ const std::map<std::string, Setter>& setters() {
                                                                          })},
       {"events.types", field<S::Events, std::vector<std::string>>(&S::events, &S::Events::types, to_list)},
       {"storage.min_free_bytes", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::min_free_bytes, to_uint)},
+      {"storage.commit_delay_us", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::commit_delay_us, to_uint)},
       {"retention.days", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::days, to_uint)},
       {"retention.interval_ms", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::interval_ms, to_uint)},
       {"log.level", field<S::Log, std::string>(&S::log, &S::Log::level, [](const std::string& v) {
@@ -191,6 +192,8 @@ void check(const Settings& s) {
   if (s.retention.interval_ms == 0) throw SettingsError("setting retention.interval_ms must be at least 1");
   if (s.storage.min_free_bytes < (128u << 20))
     throw SettingsError("setting storage.min_free_bytes must be at least 134217728 (128 MiB): RocksDB needs room to flush");
+  if (s.storage.commit_delay_us > 100'000)
+    throw SettingsError("setting storage.commit_delay_us must be at most 100000 (0.1 s): every acknowledgement may wait that long");
 }
 
 }  // namespace

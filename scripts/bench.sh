@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenarios=("$@")
-[ ${#scenarios[@]} -eq 0 ] && scenarios=(one fanout10 fanout1000 https failing slow ingress ingress-batch latency)
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(one fanout10 fanout1000 https failing slow ingress ingress-batch latency latency-steady)
 scripts/build.sh release >&2
 out=build/bench/results.jsonl
 if [ $# -eq 0 ]; then

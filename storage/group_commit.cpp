@@ -7,9 +7,8 @@
 
 namespace hookd::storage {
 
-GroupCommitter::GroupCommitter(Store& store, std::chrono::milliseconds sync_delay,
-                               std::chrono::milliseconds apply_delay)
-    : store_(store), sync_delay_(sync_delay), apply_delay_(apply_delay), thread_([this] { run(); }) {}
+GroupCommitter::GroupCommitter(Store& store, GroupCommitOptions options)
+    : store_(store), options_(options), thread_([this] { run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -25,12 +24,11 @@ void GroupCommitter::submit(Batch batch, Callback done, Durability durability) {
   {
     std::lock_guard lock(mutex_);
     if (durability == Durability::Synced) {
-      wake = !synced_queued_;
-      synced_queued_ = true;
+      wake = ++synced_queued_ == synced_wanted_;
     } else if (!queue_.empty()) {
       wake = false;  // the committer knows already when to take the queue
     } else {
-      soon_due_ = Clock::now() + apply_delay_;
+      soon_due_ = Clock::now() + options_.apply_delay;
     }
     queue_.push_back(Pending{std::move(batch), std::move(done), durability});
   }
@@ -51,25 +49,35 @@ void GroupCommitter::run() {
   // optional, which GCC 12 reports as maybe uninitialized.)
   bool unsynced = false;
   Clock::time_point sync_due{};
+  Clock::time_point delayed_until{};  // the commit delay's end after a synced group of several
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      // Waits for a synced batch, for Soon ones to be due, for the pending sync to be due, or
-      // for the stop; whichever comes first.
+      // Waits for synced batches (one, or during a commit delay as many as the group before), for Soon
+      // ones to be due, for the pending sync to be due, or for the stop; whichever comes first.
       for (;;) {
-        if (stopping_ || synced_queued_) break;
-        bool soon_queued = !queue_.empty();
-        if (!soon_queued && !unsynced) {
+        if (stopping_) break;
+        auto now = Clock::now();
+        if (synced_wanted_ > 1 && now >= delayed_until) synced_wanted_ = 1;  // the delay is over
+        if (synced_queued_ >= synced_wanted_) break;
+        auto due = Clock::time_point::max();
+        if (synced_wanted_ > 1) due = delayed_until;
+        // Soon batches queued after a synced one go with it, at the latest when the delay is over.
+        if (synced_queued_ == 0 && !queue_.empty()) due = std::min(due, soon_due_);
+        if (synced_queued_ == 0 && unsynced) due = std::min(due, sync_due);
+        if (now >= due) break;
+        if (due == Clock::time_point::max())
           wake_.wait(lock);
-          continue;
-        }
-        auto due = soon_queued && unsynced ? std::min(soon_due_, sync_due) : soon_queued ? soon_due_ : sync_due;
-        if (Clock::now() >= due) break;
-        wake_.wait_until(lock, due);
+        else
+          wake_.wait_until(lock, due);
       }
       if (queue_.empty() && !unsynced) return;  // stopping, and everything submitted is durable
       group.swap(queue_);
-      synced_queued_ = false;
+      if (synced_queued_ > 0) {  // after several synced requests, the next group waits for as many
+        synced_wanted_ = options_.commit_delay.count() > 0 ? synced_queued_ : 1;
+        delayed_until = Clock::now() + options_.commit_delay;
+        synced_queued_ = 0;
+      }
     }
     if (group.empty()) {  // the sync is due (or hookd is stopping) and nothing came to carry it
       // A failed sync is tried again a second later: a log that cannot be synced fails every
@@ -89,7 +97,7 @@ void GroupCommitter::run() {
       unsynced = false;
     } else if (!sync && status.is_ok() && !unsynced) {
       unsynced = true;
-      sync_due = Clock::now() + sync_delay_;
+      sync_due = Clock::now() + options_.sync_delay;
     }
     for (auto& p : group) p.done(status);
     group.clear();

@@ -2,11 +2,20 @@
 // are applied together and made durable by the next single synced write, so that throughput grows
 // with concurrency instead of being capped at one fsync per write.
 //
+// A commit delay (off by default, like PostgreSQL's commit_delay) spaces the syncs under a steady
+// stream of concurrent writers: after a synced group of several requests, the next group is taken
+// once as many synced requests are queued again, or commit_delay after the start of the sync
+// before, whichever comes first. Requests that arrive at a steady rate then gather into groups of
+// at least commit_delay's worth: fewer fsyncs (about 0.1-0.3 ms of CPU each in a VM) and fewer
+// wake-ups everywhere downstream. A lone writer is never held back; a few writers that each wait
+// for their answer before writing again are, when they came in alternating groups: their groups
+// merge and no longer overlap one's sync with the others' round trips (bench/RESULTS.md, step 58).
+//
 // A batch that nobody waits for (the engine's record of an attempt) may ask only to be durable
 // soon: it is applied, and in the kernel's page cache, before its callback runs, so it survives a
 // crash of hookd (kill -9) at once and a crash of the machine once the log is fsynced, at the
 // latest sync_delay later, by the next synced group or by a sync of its own. A stream of them then
-// costs one fsync per sync_delay instead of one per group (about 0.3 ms of CPU each in a VM).
+// costs one fsync per sync_delay instead of one per group.
 // Nor does such a batch wake the committer at once: it is applied with the next synced group or
 // at the latest apply_delay after the first of them, so that a stream of them costs one wake-up
 // of this thread (a system call for the submitter) and one log write per apply_delay, not one each.
@@ -32,14 +41,17 @@ enum class Durability {
   Soon,    // applied before the callback runs, fsynced within the committer's sync_delay
 };
 
+struct GroupCommitOptions {
+  std::chrono::milliseconds sync_delay{20};     // Soon batches are fsynced at the latest this long after
+  std::chrono::milliseconds apply_delay{1};     // Soon batches are applied at the latest this long after
+  std::chrono::microseconds commit_delay{0};    // 0: none; else the longest wait for a group (above)
+};
+
 class GroupCommitter {
  public:
   using Callback = std::function<void(const WriteStatus&)>;
-  static constexpr std::chrono::milliseconds kDefaultSyncDelay{20};
-  static constexpr std::chrono::milliseconds kDefaultApplyDelay{1};
 
-  explicit GroupCommitter(Store& store, std::chrono::milliseconds sync_delay = kDefaultSyncDelay,
-                          std::chrono::milliseconds apply_delay = kDefaultApplyDelay);
+  explicit GroupCommitter(Store& store, GroupCommitOptions options = {});
   ~GroupCommitter();  // commits what was submitted, fsyncs it, then stops
 
   void submit(Batch batch, Callback done, Durability durability = Durability::Synced);
@@ -58,12 +70,12 @@ class GroupCommitter {
   };
 
   Store& store_;
-  const std::chrono::milliseconds sync_delay_;
-  const std::chrono::milliseconds apply_delay_;
+  const GroupCommitOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
-  bool synced_queued_ = false;   // queue_ holds a Synced batch
+  std::size_t synced_queued_ = 0;  // Synced batches in queue_
+  std::size_t synced_wanted_ = 1;  // how many of them make a group: more than one during a commit delay
   Clock::time_point soon_due_{};  // if queue_ holds only Soon batches: when they are to be applied
   bool stopping_ = false;
   std::thread thread_;

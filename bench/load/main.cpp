@@ -51,6 +51,7 @@ struct Config {
   bool retries = false;           // the scheduled-retries scenario
   std::size_t stall_seconds = 60; // give up when no delivery arrives for this long
   std::size_t warmup = 0;         // events published and delivered before the measured round
+  std::vector<std::string> hookd_settings;  // --set key=value: passed on to the hookd the tool starts
   // A running hookd instead of a fresh one.
   std::uint16_t api_port = 0;
   std::string key, integration;
@@ -78,6 +79,10 @@ void apply_scenario(Config& c, const std::string& name) {
     c.webhooks = 0, c.events = 500'000, c.batch = 100, c.mode = "hookd";
   } else if (name == "latency") {
     c.webhooks = 1, c.events = 50'000, c.batch = 1, c.rate = 10'000, c.connections = 256;
+  } else if (name == "latency-steady") {
+    // `latency` past hookd's start, with the commit delay meant for such a load (RESULTS.md, step 58).
+    apply_scenario(c, "latency");
+    c.scenario = name, c.warmup = 20'000, c.hookd_settings.push_back("storage.commit_delay_us=2000");
   } else if (name == "retries") {
     c.webhooks = 10, c.events = 100'000, c.failing_webhooks = 10, c.fail_rate = 1, c.retries = true, c.mode = "hookd";
   } else {
@@ -109,6 +114,7 @@ Config parse(int argc, char** argv) {
     else if (flag == "--mode") c.mode = value();
     else if (flag == "--stall-seconds") c.stall_seconds = static_cast<std::size_t>(number());
     else if (flag == "--warmup") c.warmup = static_cast<std::size_t>(number());
+    else if (flag == "--set") c.hookd_settings.push_back(value());
     else if (flag == "--api-port") c.api_port = static_cast<std::uint16_t>(number());
     else if (flag == "--key") c.key = value();
     else if (flag == "--integration") c.integration = value();
@@ -118,6 +124,9 @@ Config parse(int argc, char** argv) {
   if (c.mode != "both" && c.mode != "hookd" && c.mode != "direct") throw std::invalid_argument("--mode: both, hookd or direct");
   if (c.batch == 0 || c.connections == 0) throw std::invalid_argument("--batch and --connections must be at least 1");
   if (c.warmup > 0 && c.retries) throw std::invalid_argument("--warmup: not with the retries scenario");
+  if (!c.hookd_settings.empty() && c.api_port != 0) throw std::invalid_argument("--set: only for the hookd the tool starts");
+  for (const auto& setting : c.hookd_settings)
+    if (setting.find('=') == std::string::npos) throw std::invalid_argument("--set: key=value, not " + setting);
   return c;
 }
 
@@ -216,8 +225,9 @@ std::unique_ptr<OwnHookd> start_hookd(const Config& c, const std::string& ca_fil
   };
   if (!ca_file.empty()) env["HOOKD_DELIVERY_CA_FILE"] = ca_file;
   if (c.retries) env["HOOKD_RETRY_SCHEDULE_MS"] = std::to_string(std::chrono::milliseconds(kRetryWait).count());
-  h->process = std::make_unique<test::DaemonProcess>(
-      std::vector<std::string>{"--listen", "127.0.0.1:0", "--data-dir", h->dir.str() + "/data"}, env);
+  std::vector<std::string> args{"--listen", "127.0.0.1:0", "--data-dir", h->dir.str() + "/data"};
+  for (const auto& setting : c.hookd_settings) args.insert(args.end(), {"--set", setting});
+  h->process = std::make_unique<test::DaemonProcess>(args, env);
   int port = h->process->wait_ready();
   if (port == 0) throw std::runtime_error("hookd did not start: " + h->process->err());
   h->port = static_cast<std::uint16_t>(port);
@@ -252,6 +262,11 @@ int run(const Config& c) {
   out.add("rate", c.rate, 0).add("https", c.https).add("body_bytes", std::uint64_t{c.body_bytes});
   out.add("fail_rate", c.fail_rate).add("failing_webhooks", std::uint64_t{c.failing_webhooks});
   out.add("delay_ms", std::uint64_t{c.delay_ms});
+  if (!c.hookd_settings.empty()) {
+    std::string settings;
+    for (const auto& setting : c.hookd_settings) settings += (settings.empty() ? "" : " ") + setting;
+    out.add("hookd_settings", settings);
+  }
   bool ok = true;
 
   std::optional<double> direct;

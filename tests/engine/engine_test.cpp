@@ -464,7 +464,7 @@ TEST(Engine, AttemptRecordsAreDurableSoonAndAManualRetryAtOnce) {
   test::TempDir dir;
   storage::Store store({dir.str()});
   seed(store, receiver.url(), 1, system_now_ms());
-  storage::GroupCommitter committer(store, std::chrono::hours(1));  // no sync of its own in the test
+  storage::GroupCommitter committer(store, {.sync_delay = std::chrono::hours(1)});  // no sync of its own in the test
   EngineOptions o = options(1000);
   o.retry.schedule_ms = {3'600'000};  // the failed attempt's retry is an hour out
   Engine engine(store, committer, o);

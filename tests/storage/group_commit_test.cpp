@@ -51,7 +51,7 @@ TEST(GroupCommit, SoonWritesAreAppliedUnsyncedAndSyncedByTheNextSyncedGroup) {
   Store store({dir.str()});
   std::uint64_t syncs = store.stats().syncs;
   {
-    GroupCommitter committer(store, std::chrono::hours(1));  // no sync falls due during the test
+    GroupCommitter committer(store, {.sync_delay = std::chrono::hours(1)});  // no sync falls due during the test
     Batch soon = store.batch();
     soon.put_integration({"soon", "n", 1});
     ASSERT_TRUE(submit_soon(committer, std::move(soon)).is_ok());
@@ -101,7 +101,7 @@ TEST(GroupCommit, SoonWritesWaitForTheNextSyncedGroupOrTheirApplyDelay) {
   Store store({dir.str()});
   std::atomic<int> applied_soon{0};
   {
-    GroupCommitter committer(store, std::chrono::hours(1), std::chrono::hours(1));  // neither falls due
+    GroupCommitter committer(store, {.sync_delay = std::chrono::hours(1), .apply_delay = std::chrono::hours(1)});  // neither falls due
     ASSERT_TRUE(test::wait_until([] { return committer_thread().sleeping; }));
     std::uint64_t blocked = committer_thread().blocked;
     Batch soon = store.batch();
@@ -142,11 +142,108 @@ TEST(GroupCommit, SoonWritesAloneAreSyncedAfterTheDelay) {
   test::TempDir dir;
   Store store({dir.str()});
   std::uint64_t syncs = store.stats().syncs;
-  GroupCommitter committer(store, std::chrono::milliseconds(5));
+  GroupCommitter committer(store, {.sync_delay = std::chrono::milliseconds(5)});
   Batch soon = store.batch();
   soon.put_integration({"soon", "n", 1});
   ASSERT_TRUE(submit_soon(committer, std::move(soon)).is_ok());
   EXPECT_TRUE(test::wait_until([&] { return store.stats().syncs == syncs + 1; }));
+}
+
+// Commits a group of two synced batches, "b" and "c", and returns when it began to be taken: the
+// committer is held in the callback of a batch of its own ("a") while the two are queued.
+std::chrono::steady_clock::time_point commit_group_of_two(Store& store, GroupCommitter& committer) {
+  std::promise<void> a_entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  Batch a = store.batch();
+  a.put_integration({"a", "n", 1});
+  committer.submit(std::move(a), [&](const WriteStatus&) {
+    a_entered.set_value();
+    released.wait();
+  });
+  a_entered.get_future().wait();
+  std::promise<void> b_done, c_done;
+  for (auto [id, done] : {std::pair{"b", &b_done}, std::pair{"c", &c_done}}) {
+    Batch batch = store.batch();
+    batch.put_integration({id, "n", 1});
+    committer.submit(std::move(batch), [done](const WriteStatus& s) {
+      EXPECT_TRUE(s.is_ok());
+      done->set_value();
+    });
+  }
+  auto taken = std::chrono::steady_clock::now();
+  release.set_value();
+  b_done.get_future().wait();
+  c_done.get_future().wait();
+  return taken;
+}
+
+// Submits a synced batch for integration `id`; the future is its status.
+std::future<WriteStatus> submit_synced(Store& store, GroupCommitter& committer, const std::string& id) {
+  auto done = std::make_shared<std::promise<WriteStatus>>();
+  Batch batch = store.batch();
+  batch.put_integration({id, "n", 1});
+  committer.submit(std::move(batch), [done](const WriteStatus& s) { done->set_value(s); });
+  return done->get_future();
+}
+
+constexpr auto kLiveness = std::chrono::seconds(60);  // far beyond any wait these tests expect
+
+// With a commit delay, a group of several synced requests makes the next group wait for as many:
+// the next two are synced together, with one fsync.
+TEST(GroupCommit, CommitDelayEndsWhenAsManyAsTheGroupBeforeAreQueued) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  GroupCommitter committer(store, {.commit_delay = std::chrono::hours(1)});  // only the count ends it
+  commit_group_of_two(store, committer);
+  std::uint64_t syncs = store.stats().syncs;
+  auto d = submit_synced(store, committer, "d");
+  auto e = submit_synced(store, committer, "e");
+  ASSERT_EQ(d.wait_for(kLiveness), std::future_status::ready);
+  ASSERT_EQ(e.wait_for(kLiveness), std::future_status::ready);
+  EXPECT_TRUE(d.get().is_ok());
+  EXPECT_TRUE(e.get().is_ok());
+  EXPECT_EQ(store.stats().syncs, syncs + 1);
+}
+
+// A request that comes alone waits at most the delay, counted from the start of the group before.
+TEST(GroupCommit, CommitDelayEndsAfterItsTime) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  constexpr auto kDelay = std::chrono::milliseconds(50);
+  GroupCommitter committer(store, {.commit_delay = kDelay});
+  auto taken = commit_group_of_two(store, committer);
+  auto d = submit_synced(store, committer, "d");
+  ASSERT_EQ(d.wait_for(kLiveness), std::future_status::ready);
+  EXPECT_GE(std::chrono::steady_clock::now() - taken, kDelay);
+  EXPECT_TRUE(d.get().is_ok());
+}
+
+// Groups of one never wait: a lone writer writes at the disk's pace whatever the delay.
+TEST(GroupCommit, CommitDelayNeverHoldsALoneWriter) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  GroupCommitter committer(store, {.commit_delay = std::chrono::hours(1)});
+  for (const char* id : {"a", "b", "c"}) {
+    auto done = submit_synced(store, committer, id);
+    ASSERT_EQ(done.wait_for(kLiveness), std::future_status::ready) << id;
+    EXPECT_TRUE(done.get().is_ok());
+  }
+}
+
+// Stopping the committer ends a delay: what waits in it is made durable.
+TEST(GroupCommit, StoppingEndsACommitDelay) {
+  test::TempDir dir;
+  std::future<WriteStatus> d;
+  {
+    Store store({dir.str()});
+    GroupCommitter committer(store, {.commit_delay = std::chrono::hours(1)});
+    commit_group_of_two(store, committer);
+    d = submit_synced(store, committer, "d");
+  }
+  ASSERT_EQ(d.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_TRUE(d.get().is_ok());
+  Store reopened({dir.str()});
+  EXPECT_TRUE(reopened.find_integration("d"));
 }
 
 }  // namespace
