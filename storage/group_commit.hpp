@@ -19,6 +19,8 @@
 // Nor does such a batch wake the committer at once: it is applied with the next synced group or
 // at the latest apply_delay after the first of them, so that a stream of them costs one wake-up
 // of this thread (a system call for the submitter) and one log write per apply_delay, not one each.
+// Behind a synced batch that a commit delay holds, it waits with that batch: keep commit_delay
+// below sync_delay.
 //
 // Thread-safe. Callbacks run on the committer's own thread, after the batch is applied (Soon) or
 // durable (Synced), or has failed (nothing of it is acknowledged; after a failed sync, a write may

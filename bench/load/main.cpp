@@ -124,7 +124,8 @@ Config parse(int argc, char** argv) {
   if (c.mode != "both" && c.mode != "hookd" && c.mode != "direct") throw std::invalid_argument("--mode: both, hookd or direct");
   if (c.batch == 0 || c.connections == 0) throw std::invalid_argument("--batch and --connections must be at least 1");
   if (c.warmup > 0 && c.retries) throw std::invalid_argument("--warmup: not with the retries scenario");
-  if (!c.hookd_settings.empty() && c.api_port != 0) throw std::invalid_argument("--set: only for the hookd the tool starts");
+  if (!c.hookd_settings.empty() && c.api_port != 0)
+    throw std::invalid_argument("--set (and latency-steady's commit delay): only for the hookd the tool starts");
   for (const auto& setting : c.hookd_settings)
     if (setting.find('=') == std::string::npos) throw std::invalid_argument("--set: key=value, not " + setting);
   return c;

@@ -100,7 +100,7 @@ TEST(Settings, BadSettingsNameTheKey) {
   EXPECT_NE(error_of({.overrides = {{"api.io_threads", "0"}}}).find("api.io_threads"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"retention.days", "36501"}}}).find("retention.days"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"retention.interval_ms", "0"}}}).find("retention.interval_ms"), std::string::npos);
-  EXPECT_NE(error_of({.overrides = {{"storage.commit_delay_us", "100001"}}}).find("storage.commit_delay_us"),
+  EXPECT_NE(error_of({.overrides = {{"storage.commit_delay_us", "20001"}}}).find("storage.commit_delay_us"),
             std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api]\nmax_body_bytes = -5\n")}).find("api.max_body_bytes"),
             std::string::npos);
