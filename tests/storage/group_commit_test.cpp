@@ -149,7 +149,16 @@ TEST(GroupCommit, SoonWritesAloneAreSyncedAfterTheDelay) {
   EXPECT_TRUE(test::wait_until([&] { return store.stats().syncs == syncs + 1; }));
 }
 
-// Commits a group of two synced batches, "b" and "c", and returns when it began to be taken: the
+// Submits a synced batch for integration `id`; the future is its status.
+std::future<WriteStatus> submit_synced(Store& store, GroupCommitter& committer, const std::string& id) {
+  auto done = std::make_shared<std::promise<WriteStatus>>();
+  Batch batch = store.batch();
+  batch.put_integration({id, "n", 1});
+  committer.submit(std::move(batch), [done](const WriteStatus& s) { done->set_value(s); });
+  return done->get_future();
+}
+
+// Commits a group of two synced batches, "b" and "c", and returns a time just before it was taken: the
 // committer is held in the callback of a batch of its own ("a") while the two are queued.
 std::chrono::steady_clock::time_point commit_group_of_two(Store& store, GroupCommitter& committer) {
   std::promise<void> a_entered, release;
@@ -161,29 +170,13 @@ std::chrono::steady_clock::time_point commit_group_of_two(Store& store, GroupCom
     released.wait();
   });
   a_entered.get_future().wait();
-  std::promise<void> b_done, c_done;
-  for (auto [id, done] : {std::pair{"b", &b_done}, std::pair{"c", &c_done}}) {
-    Batch batch = store.batch();
-    batch.put_integration({id, "n", 1});
-    committer.submit(std::move(batch), [done](const WriteStatus& s) {
-      EXPECT_TRUE(s.is_ok());
-      done->set_value();
-    });
-  }
+  auto b = submit_synced(store, committer, "b");
+  auto c = submit_synced(store, committer, "c");
   auto taken = std::chrono::steady_clock::now();
   release.set_value();
-  b_done.get_future().wait();
-  c_done.get_future().wait();
+  EXPECT_TRUE(b.get().is_ok());
+  EXPECT_TRUE(c.get().is_ok());
   return taken;
-}
-
-// Submits a synced batch for integration `id`; the future is its status.
-std::future<WriteStatus> submit_synced(Store& store, GroupCommitter& committer, const std::string& id) {
-  auto done = std::make_shared<std::promise<WriteStatus>>();
-  Batch batch = store.batch();
-  batch.put_integration({id, "n", 1});
-  committer.submit(std::move(batch), [done](const WriteStatus& s) { done->set_value(s); });
-  return done->get_future();
 }
 
 constexpr auto kLiveness = std::chrono::seconds(60);  // far beyond any wait these tests expect
