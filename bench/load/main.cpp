@@ -52,6 +52,7 @@ struct Config {
   std::size_t stall_seconds = 60; // give up when no delivery arrives for this long
   std::size_t warmup = 0;         // events published and delivered before the measured round
   std::vector<std::string> hookd_settings;  // --set key=value: passed on to the hookd the tool starts
+  std::string ack_log;            // --ack-log FILE: every acknowledgement of the measured round
   // A running hookd instead of a fresh one.
   std::uint16_t api_port = 0;
   std::string key, integration;
@@ -115,6 +116,7 @@ Config parse(int argc, char** argv) {
     else if (flag == "--stall-seconds") c.stall_seconds = static_cast<std::size_t>(number());
     else if (flag == "--warmup") c.warmup = static_cast<std::size_t>(number());
     else if (flag == "--set") c.hookd_settings.push_back(value());
+    else if (flag == "--ack-log") c.ack_log = value();
     else if (flag == "--api-port") c.api_port = static_cast<std::uint16_t>(number());
     else if (flag == "--key") c.key = value();
     else if (flag == "--integration") c.integration = value();
@@ -122,6 +124,7 @@ Config parse(int argc, char** argv) {
     else throw std::invalid_argument("unknown flag " + flag + " (see bench/README.md)");
   }
   if (c.mode != "both" && c.mode != "hookd" && c.mode != "direct") throw std::invalid_argument("--mode: both, hookd or direct");
+  if (!c.ack_log.empty() && c.mode == "direct") throw std::invalid_argument("--ack-log: hookd's acknowledgements, not with --mode direct");
   if (c.batch == 0 || c.connections == 0) throw std::invalid_argument("--batch and --connections must be at least 1");
   if (c.warmup > 0 && c.retries) throw std::invalid_argument("--warmup: not with the retries scenario");
   if (!c.hookd_settings.empty() && c.api_port != 0)
@@ -340,6 +343,7 @@ int run(const Config& c) {
       out.add("publish_error", published.error);
       ok = false;
     }
+    if (!c.ack_log.empty()) write_ack_log(c.ack_log, published);  // before the percentiles sort the latencies
     out.add("ingress_events_per_s", static_cast<double>(published.acknowledged) / published.seconds, 0);
     out.add("ack_p50_ms", percentile_ms(published.ack_latency_ns, 50));
     out.add("ack_p99_ms", percentile_ms(published.ack_latency_ns, 99));

@@ -1,5 +1,10 @@
 #include "bench/load/publisher.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+
 #include "bench/load/stats.hpp"
 #include "engine/delivery_client.hpp"
 #include "net/net.hpp"
@@ -21,6 +26,7 @@ class Run {
   explicit Run(const PublishOptions& options) : options_(options) {
     requests_ = (options.events + options.batch - 1) / options.batch;
     result_.ack_latency_ns.reserve(requests_);
+    result_.ack_sent_ns.reserve(requests_);
   }
 
   PublishResult go() {
@@ -85,6 +91,7 @@ class Run {
         }
         std::int64_t done = now_ns();
         result_.ack_latency_ns.push_back(done - sent);
+        result_.ack_sent_ns.push_back(sent);
         result_.acknowledged += std::min(options_.batch, options_.events - r * options_.batch);
         last_ack_ns_ = std::max(last_ack_ns_, done);
         break;
@@ -112,5 +119,17 @@ class Run {
 }  // namespace
 
 PublishResult publish(const PublishOptions& options) { return Run(options).go(); }
+
+void write_ack_log(const std::string& path, const PublishResult& result) {
+  std::vector<std::size_t> order(result.ack_sent_ns.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return result.ack_sent_ns[a] < result.ack_sent_ns[b]; });
+  std::int64_t unix_minus_steady =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      now_ns();
+  std::ofstream out(path);
+  for (std::size_t i : order) out << result.ack_sent_ns[i] + unix_minus_steady << ' ' << result.ack_latency_ns[i] << '\n';
+  if (!out.flush()) throw std::runtime_error("cannot write the ack log " + path);
+}
 
 }  // namespace hookd::bench

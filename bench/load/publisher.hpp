@@ -31,6 +31,7 @@ struct PublishResult {
   std::uint64_t server_errors = 0; // answers 5xx other than 503 (no space): a request hookd failed
   double seconds = 0;              // from the first request to the last acknowledgement
   std::vector<std::int64_t> ack_latency_ns;  // per request
+  std::vector<std::int64_t> ack_sent_ns;     // when each of those was sent, on now_ns()'s clock
   std::string error;               // set when events could not be published at all
 };
 
@@ -38,5 +39,10 @@ struct PublishResult {
 std::string event_data(std::size_t n, std::int64_t t_ns, std::size_t bytes);
 
 PublishResult publish(const PublishOptions& options);
+
+// Writes `result`'s acknowledged requests to `path`, one line each in the order they were sent:
+// the send time in nanoseconds since the Unix epoch (to set beside hookd's log and other traces)
+// and the latency in nanoseconds, separated by a space. Throws std::runtime_error if it cannot.
+void write_ack_log(const std::string& path, const PublishResult& result);
 
 }  // namespace hookd::bench
