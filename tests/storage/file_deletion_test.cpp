@@ -1,5 +1,5 @@
 // Files RocksDB no longer needs are deleted through the trash, a piece at a time
-// (storage/tuning.cpp): watched with inotify, which reports every step however fast it goes.
+// (storage/tuning.cpp): watched with inotify, which reports each kind of step however fast it goes.
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 // What inotify reported for one file name.
 struct Seen {
   bool moved_in = false;
-  int modified = 0;  // writes and truncations
+  int modified = 0;  // writes and truncations (inotify merges repeats not yet read)
   bool deleted = false;
 };
 
