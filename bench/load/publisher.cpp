@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <numeric>
 #include <stdexcept>
 
 #include "bench/load/stats.hpp"
@@ -122,7 +123,7 @@ PublishResult publish(const PublishOptions& options) { return Run(options).go();
 
 void write_ack_log(const std::string& path, const PublishResult& result) {
   std::vector<std::size_t> order(result.ack_sent_ns.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return result.ack_sent_ns[a] < result.ack_sent_ns[b]; });
   std::int64_t unix_minus_steady =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
