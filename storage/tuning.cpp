@@ -89,7 +89,7 @@ Tuning tune(const Store::Options& options, rocksdb::Env* env) {
   // compaction replaced) are renamed to *.trash and cut off 4 MiB at a time, at most 256 MiB a
   // second, on a thread of their own, instead of unlinked at once. A file system mounted with
   // `discard` hands every freed range to the disk when its journal commits, and on this project's
-  // disks the discard of a whole 47 MiB log held up the syncs after it for 10-50 ms: the
+  // disks the discard of a whole 47 MiB log held up the syncs after it for 11-56 ms: the
   // acknowledgements of that moment were the slowest of a steady load. Trash left by a crash is
   // deleted when the store opens again. Only while the trash is over a quarter of the live table
   // and blob files (RocksDB's default) are files deleted at once, so that it never piles up.
