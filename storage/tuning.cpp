@@ -95,7 +95,7 @@ Tuning tune(const Store::Options& options, rocksdb::Env* env) {
   // and blob files (RocksDB's default) are files deleted at once, so that it never piles up.
   rocksdb::Status manager_status;
   db_options.sst_file_manager.reset(rocksdb::NewSstFileManager(
-      env ? env : rocksdb::Env::Default(), db_options.info_log, /*trash_dir=*/"", /*rate_bytes_per_sec=*/256 << 20,
+      env, db_options.info_log, /*trash_dir=*/"", /*rate_bytes_per_sec=*/256 << 20,
       /*delete_existing_trash=*/true, &manager_status, /*max_trash_db_ratio=*/0.25, /*bytes_max_delete_chunk=*/4 << 20));
   if (!manager_status.ok()) db_options.sst_file_manager.reset();  // deleted at once, as without it
   // Memtable insert hints (below) work only without concurrent memtable writes, and hookd's hot
