@@ -76,6 +76,7 @@ void App::start(std::ostream& out) {
   storage::Store::Options store_options;
   store_options.path = settings_.data_dir;
   store_options.min_free_bytes = settings_.storage.min_free_bytes;
+  store_options.idle_background_threads = settings_.storage.background_priority == "idle";
   store_options.on_failed_write = [this](const std::string& why) {
     spdlog::critical("the store failed a write and takes no more: stopping, for a restart to recover from its log ({})",
                      why);

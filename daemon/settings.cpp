@@ -122,6 +122,9 @@ const std::map<std::string, Setter>& setters() {
       {"events.types", field<S::Events, std::vector<std::string>>(&S::events, &S::Events::types, to_list)},
       {"storage.min_free_bytes", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::min_free_bytes, to_uint)},
       {"storage.commit_delay_us", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::commit_delay_us, to_uint)},
+      {"storage.background_priority",
+       field<S::Storage, std::string>(&S::storage, &S::Storage::background_priority,
+                                      [](const std::string& v) { return one_of(v, {"normal", "idle"}); })},
       {"retention.days", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::days, to_uint)},
       {"retention.interval_ms", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::interval_ms, to_uint)},
       {"log.level", field<S::Log, std::string>(&S::log, &S::Log::level, [](const std::string& v) {

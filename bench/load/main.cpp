@@ -81,9 +81,11 @@ void apply_scenario(Config& c, const std::string& name) {
   } else if (name == "latency") {
     c.webhooks = 1, c.events = 50'000, c.batch = 1, c.rate = 10'000, c.connections = 256;
   } else if (name == "latency-steady") {
-    // `latency` past hookd's start, with the commit delay meant for such a load (RESULTS.md, step 58).
+    // `latency` past hookd's start, with the settings meant for such a load (RESULTS.md, steps 58
+    // and 60).
     apply_scenario(c, "latency");
-    c.scenario = name, c.warmup = 20'000, c.hookd_settings.push_back("storage.commit_delay_us=2000");
+    c.scenario = name, c.warmup = 20'000;
+    c.hookd_settings.insert(c.hookd_settings.end(), {"storage.commit_delay_us=2000", "storage.background_priority=idle"});
   } else if (name == "retries") {
     c.webhooks = 10, c.events = 100'000, c.failing_webhooks = 10, c.fail_rate = 1, c.retries = true, c.mode = "hookd";
   } else {
@@ -128,7 +130,7 @@ Config parse(int argc, char** argv) {
   if (c.batch == 0 || c.connections == 0) throw std::invalid_argument("--batch and --connections must be at least 1");
   if (c.warmup > 0 && c.retries) throw std::invalid_argument("--warmup: not with the retries scenario");
   if (!c.hookd_settings.empty() && c.api_port != 0)
-    throw std::invalid_argument("--set (and latency-steady's commit delay): only for the hookd the tool starts");
+    throw std::invalid_argument("--set (and latency-steady's settings): only for the hookd the tool starts");
   for (const auto& setting : c.hookd_settings)
     if (setting.find('=') == std::string::npos) throw std::invalid_argument("--set: key=value, not " + setting);
   return c;

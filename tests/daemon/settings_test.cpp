@@ -61,6 +61,7 @@ types = ["A.b", "C.d"]
 allow_private_targets = true
 [storage]
 commit_delay_us = 1000
+background_priority = "idle"
 )");
   Settings from_file = load_settings(sources);
   EXPECT_EQ(from_file.data_dir, "/var/lib/hookd");
@@ -71,6 +72,7 @@ commit_delay_us = 1000
   EXPECT_EQ(from_file.events.types, (std::vector<std::string>{"A.b", "C.d"}));
   EXPECT_TRUE(from_file.delivery.allow_private_targets);
   EXPECT_EQ(from_file.storage.commit_delay_us, 1000u);
+  EXPECT_EQ(from_file.storage.background_priority, "idle");
 
   sources.environment = {{"HOOKD_API_LISTEN", "127.0.0.1:9001"}, {"HOOKD_DATA_DIR", "/env"},
                          {"HOOKD_EVENTS_TYPES", "X.y, Z.w"}};
@@ -101,6 +103,8 @@ TEST(Settings, BadSettingsNameTheKey) {
   EXPECT_NE(error_of({.overrides = {{"retention.days", "36501"}}}).find("retention.days"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"retention.interval_ms", "0"}}}).find("retention.interval_ms"), std::string::npos);
   EXPECT_NE(error_of({.overrides = {{"storage.commit_delay_us", "20001"}}}).find("storage.commit_delay_us"),
+            std::string::npos);
+  EXPECT_NE(error_of({.overrides = {{"storage.background_priority", "low"}}}).find("storage.background_priority"),
             std::string::npos);
   EXPECT_NE(error_of({.config_file = write_config(dir, "[api]\nmax_body_bytes = -5\n")}).find("api.max_body_bytes"),
             std::string::npos);
@@ -141,6 +145,7 @@ TEST(Settings, TheExampleConfigLoadsAndStatesTheDefaults) {
   EXPECT_EQ(example.retention.days, defaults.retention.days);
   EXPECT_EQ(example.retention.interval_ms, defaults.retention.interval_ms);
   EXPECT_EQ(example.storage.commit_delay_us, defaults.storage.commit_delay_us);
+  EXPECT_EQ(example.storage.background_priority, defaults.storage.background_priority);
 }
 
 }  // namespace
