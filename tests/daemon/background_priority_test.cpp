@@ -6,9 +6,8 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -21,19 +20,8 @@ namespace fs = std::filesystem;
 // The scheduling policy of `pid`'s thread named "rocksdb:high" (RocksDB's flush thread), or -1
 // while it has none.
 int flush_thread_policy(pid_t pid) {
-  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::string name;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    if (name != "rocksdb:high") continue;
-    std::string stat;
-    std::getline(std::ifstream(task.path() / "stat"), stat);
-    // The fields after the name in parentheses; the policy is field 41 of the whole line.
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int n = 3; n <= 41 && fields >> field; ++n)
-      if (n == 41) return std::stoi(field);
-  }
-  return -1;
+  pid_t tid = thread_id("rocksdb:high", pid);
+  return tid < 0 ? -1 : ::sched_getscheduler(tid);
 }
 
 // Starts hookd with `extra` arguments, has it flush its memtables (a backup does, through the flush

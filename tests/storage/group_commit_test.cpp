@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <string>
@@ -78,19 +77,15 @@ struct CommitterThread {
   bool sleeping = false;
 };
 CommitterThread committer_thread() {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (!std::getline(comm, name) || name != "hookd-commit") continue;
-    std::ifstream status(task.path() / "status");
-    CommitterThread t;
-    for (std::string line; std::getline(status, line);) {
-      if (line.starts_with("State:")) t.sleeping = line.find("S (sleeping)") != std::string::npos;
-      if (line.starts_with("voluntary_ctxt_switches:")) t.blocked = std::stoull(line.substr(24));
-    }
-    return t;
+  pid_t tid = test::thread_id("hookd-commit");
+  if (tid < 0) return {};
+  std::ifstream status("/proc/self/task/" + std::to_string(tid) + "/status");
+  CommitterThread t;
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("State:")) t.sleeping = line.find("S (sleeping)") != std::string::npos;
+    if (line.starts_with("voluntary_ctxt_switches:")) t.blocked = std::stoull(line.substr(24));
   }
-  return {};
+  return t;
 }
 
 // A Soon batch is not applied when it wakes the committer: it waits for the next synced group

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -111,6 +112,17 @@ std::size_t rss_kib(pid_t pid) {
   while (std::getline(status, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
   return 0;
+}
+
+pid_t thread_id(const std::string& name, pid_t pid) {
+  std::error_code ec;  // a thread may end while the directory is listed
+  for (const auto& task : std::filesystem::directory_iterator(
+           pid == 0 ? std::string("/proc/self/task") : "/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::string comm;
+    if (std::getline(std::ifstream(task.path() / "comm"), comm) && comm == name)
+      return static_cast<pid_t>(std::stol(task.path().filename().string()));
+  }
+  return -1;
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -23,6 +23,9 @@ std::string banner_value(const std::string& banner, const std::string& label);
 // Resident memory of process `pid` (0: this one), KiB, from /proc.
 std::size_t rss_kib(pid_t pid = 0);
 
+// The id of process `pid`'s (0: this one's) thread named `name`, from /proc; -1 if it has none.
+pid_t thread_id(const std::string& name, pid_t pid = 0);
+
 // Whether RSS measures the program's memory: not under AddressSanitizer, which keeps freed memory
 // in quarantine and adds shadow memory, nor under ThreadSanitizer, whose shadow memory is several
 // times the program's. Tests bound RSS only when it does, and print it always.
