@@ -4,6 +4,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_manager.h>
+#include <rocksdb/sst_partitioner.h>
 #include <rocksdb/table.h>
 
 #include <algorithm>
@@ -128,6 +129,21 @@ Tuning tune(const Store::Options& options, rocksdb::Env* env) {
   rocksdb::ColumnFamilyOptions small_options = cf_options;
   small_options.write_buffer_size = std::min<std::size_t>(options.memtable_bytes, 4u << 20);
 
+  // The events and deliveries families hold several kinds of key (store_internal.hpp), and each
+  // flush writes a few MiB of every kind, so a level-0 file spans from the first kind to the
+  // last, over all that the levels below hold of the kinds between. A level-0 compaction rewrites
+  // every file of level 1 it overlaps: level 1 is kept about as large as level 0 (RocksDB's rule;
+  // at its default of 256 MiB the deliveries family's compactions rewrote all of a level 1 that
+  // grew the longer hookd ran, a quarter of a core after five minutes at 10,000 events/s), and
+  // compactions cut their files where the kind changes, so that a file of new keys of one kind
+  // overlaps the files of that kind next to it in the level below, not every older file of the
+  // next kind (bench/RESULTS.md, step 61).
+  auto many_kinds = [](rocksdb::ColumnFamilyOptions& o) {
+    o.max_bytes_for_level_base = 16 << 20;
+    o.target_file_size_base = 4 << 20;
+    o.sst_partitioner_factory = rocksdb::NewSstPartitionerFixedPrefixFactory(1);
+  };
+
   for (const auto& name : kFamilyNames) {
     bool busy = name == "events" || name == "deliveries" || name == "due" || name == "attempts";
     rocksdb::ColumnFamilyOptions o = busy ? cf_options : small_options;
@@ -135,20 +151,18 @@ Tuning tune(const Store::Options& options, rocksdb::Env* env) {
     if (name == "events") {
       // Event bodies (up to the request limit) are written once and never change: kept in blob
       // files, compactions move only their keys instead of rewriting every body again and again.
+      // What is left in its table files is keys and blob references, about 150 bytes an event.
       o.enable_blob_files = true;
       o.min_blob_size = 256;
-      // What is left in its table files is keys and blob references, about 150 bytes an event, so
-      // a flush writes a few MiB. Level 1 is kept about as large as level 0 (RocksDB's rule): at
-      // the default 256 MiB, every level-0 compaction rewrote all of a level 1 that the random
-      // publisher ids spread over the whole key range, more of it the longer hookd ran.
-      o.max_bytes_for_level_base = 16 << 20;
-      o.target_file_size_base = 4 << 20;
+      many_kinds(o);
       o.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<OrderedGroups>(std::initializer_list<OrderedGroups::Group>{{'r', true}});
     }
-    if (name == "deliveries")
+    if (name == "deliveries") {
+      many_kinds(o);
       o.memtable_insert_with_hint_prefix_extractor = std::make_shared<OrderedGroups>(
           std::initializer_list<OrderedGroups::Group>{{'d', false}, {'w', true, 8}, {'e', true}});
+    }
     // Attempts are keyed by delivery id first: one group, like the delivery records.
     if (name == "attempts") o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
     // Due entries are added in about time order: one group per 2^24 ms (4.7 hours) of due time.

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "storage/codec.hpp"
+#include "storage/tuning.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace hookd::storage {
@@ -317,23 +318,33 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
 
 // The raw keys of one column family of a closed store, through RocksDB itself: what the store's
 // interface does not show (index entries), and writing entries in an older layout.
+// One family of a closed store, opened with the store's own options (its merge operator, its
+// compactions' rules).
 class RawFamily {
  public:
   RawFamily(const std::string& path, const std::string& family) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    Tuning tuning = tune(Store::Options{path}, rocksdb::Env::Default());
     rocksdb::DB* db = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles_, &db).ok());
+    EXPECT_TRUE(rocksdb::DB::Open(tuning.db, path, tuning.families, &handles_, &db).ok());
     db_.reset(db);
-    handle_ = handles_[std::find(names.begin(), names.end(), family) - names.begin()];
+    auto named = [&](const auto& f) { return f.name == family; };
+    handle_ = handles_[std::find_if(tuning.families.begin(), tuning.families.end(), named) - tuning.families.begin()];
   }
   ~RawFamily() {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   }
   void put(const std::string& key, const std::string& value) {
     EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), handle_, key, value).ok());
+  }
+  // Compacts the whole family, then gives the first and last key of each of its table files.
+  std::vector<std::pair<std::string, std::string>> compacted_files() {
+    EXPECT_TRUE(db_->CompactRange(rocksdb::CompactRangeOptions(), handle_, nullptr, nullptr).ok());
+    rocksdb::ColumnFamilyMetaData meta;
+    db_->GetColumnFamilyMetaData(handle_, &meta);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& level : meta.levels)
+      for (const auto& file : level.files) out.emplace_back(file.smallestkey, file.largestkey);
+    return out;
   }
   std::vector<std::string> keys_starting(const std::string& prefix) {
     std::vector<std::string> out;
@@ -398,6 +409,28 @@ TEST(Store, EventIndexHasOneEntryPerFanOutAndReadsOneEntryPerDelivery) {
 // the engine had not indexed when the process ended, the next open indexes: each delivery listed
 // that is still active gets its due entry (the same one, if the engine wrote one), and the entry
 // goes.
+// A compaction's table file holds one kind of key (tuning.cpp): new keys of one kind then overlap
+// only the files of that kind next to them in the level below, not every older file of the kinds
+// between, which each compaction would rewrite.
+TEST(Store, CompactedTableFilesHoldOneKindOfKeyEach) {
+  test::TempDir dir;
+  {
+    Store store({dir.str()});
+    Batch batch = store.batch();
+    Event e{"i", store.next_seq(Store::Sequence::Event), "evt", "Payout.created", R"({"a":1})", 5};
+    batch.put_event(e);
+    Delivery first = delivery(store, "a-first", 100), second = delivery(store, "b-second", 100);
+    first.event_seq = second.event_seq = e.seq;
+    batch.put_new_deliveries(std::vector<Delivery>{first, second}, NewDue::Fresh);
+    commit(store, batch);
+  }
+  for (const char* family : {"deliveries", "events"}) {
+    auto files = RawFamily(dir.str(), family).compacted_files();
+    EXPECT_GE(files.size(), 2u) << family;  // 'd', 'e', 'f', 'w' keys; 'i' and 'r' keys
+    for (const auto& [first, last] : files) EXPECT_EQ(first.front(), last.front()) << family << ": " << first;
+  }
+}
+
 TEST(Store, FreshDeliveriesLeftByTheLastRunAreIndexedAtOpen) {
   test::TempDir dir;
   {
