@@ -392,6 +392,9 @@ int run(const Config& c) {
       ProcessUsage after = process_usage(pid);
       double cpu = after.cpu_seconds - before.cpu_seconds;
       out.add("hookd_peak_rss_mib", static_cast<double>(after.peak_rss_kib) / 1024);
+      // Resident at the round's start and end: over a long round, memory that only grows is a leak.
+      out.add("hookd_rss_start_mib", static_cast<double>(before.rss_kib) / 1024);
+      out.add("hookd_rss_end_mib", static_cast<double>(after.rss_kib) / 1024);
       out.add("hookd_cpu_s", cpu);
       auto threads = thread_cpu_seconds(pid);
       for (auto& [name, seconds] : threads) seconds -= threads_before[name];
