@@ -317,9 +317,8 @@ TEST(Store, DueIndexFollowsDeliveryStateInTimeOrder) {
 }
 
 // The raw keys of one column family of a closed store, through RocksDB itself: what the store's
-// interface does not show (index entries), and writing entries in an older layout.
-// One family of a closed store, opened with the store's own options (its merge operator, its
-// compactions' rules).
+// interface does not show (index entries, table files), and writing entries in an older layout.
+// Opened with the store's own options: its merge operator, its compactions' rules.
 class RawFamily {
  public:
   RawFamily(const std::string& path, const std::string& family) {
@@ -405,10 +404,6 @@ TEST(Store, EventIndexHasOneEntryPerFanOutAndReadsOneEntryPerDelivery) {
   EXPECT_TRUE(RawFamily(dir.str(), "deliveries").keys_starting(event_prefix).empty());
 }
 
-// New deliveries handed to the engine wait in one fresh entry instead of a due entry each. What
-// the engine had not indexed when the process ended, the next open indexes: each delivery listed
-// that is still active gets its due entry (the same one, if the engine wrote one), and the entry
-// goes.
 // A compaction's table file holds one kind of key (tuning.cpp): new keys of one kind then overlap
 // only the files of that kind next to them in the level below, not every older file of the kinds
 // between, which each compaction would rewrite.
@@ -431,6 +426,10 @@ TEST(Store, CompactedTableFilesHoldOneKindOfKeyEach) {
   }
 }
 
+// New deliveries handed to the engine wait in one fresh entry instead of a due entry each. What
+// the engine had not indexed when the process ended, the next open indexes: each delivery listed
+// that is still active gets its due entry (the same one, if the engine wrote one), and the entry
+// goes.
 TEST(Store, FreshDeliveriesLeftByTheLastRunAreIndexedAtOpen) {
   test::TempDir dir;
   {
