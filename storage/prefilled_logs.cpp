@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <string>
@@ -17,9 +18,14 @@ namespace hookd::storage {
 
 namespace {
 
-// How far ahead of the log's end the zeros reach, at least. The first sync in each chunk still
-// writes the inode (the chunk's new size); at 1 KiB events that is one sync in a thousand events.
-constexpr std::uint64_t kChunk = 1u << 20;
+// The zeros are filled in steps as long as the log already is, rounded down to a power of two,
+// within these bounds, and reach one to two steps ahead. A new log starts with little: RocksDB
+// starts one for every memtable it switches, often several within milliseconds, and each one's
+// first sync waits for its zeros to be written (about 0.55 ms with 128 KiB of them against 1.9 ms
+// with 2 MiB, bench/RESULTS.md step 63). A long log gets them a mebibyte at a time, and the first
+// sync after each step still writes the inode (the new size): one sync in a thousand 1 KiB events.
+constexpr std::uint64_t kMinStep = 64u << 10;
+constexpr std::uint64_t kMaxStep = 1u << 20;
 
 // RocksDB names its write-ahead logs NNNNNN.log; its info log is LOG, without the suffix.
 bool is_write_ahead_log(std::string_view path) {
@@ -59,27 +65,31 @@ class PrefilledLogFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
 
  private:
-  // Keeps the zeros at least a chunk ahead of `end`, RocksDB's end after the append to come. The
-  // next fdatasync writes the new chunk along with the log's data (it writes all of the file's dirty
-  // pages), once; its write-back is started here already so that that sync finds it under way. If
-  // filling fails (no space, say), the zeros it wrote are given back and the log goes on without
-  // them: the fill only saves time, must not take a nearly full disk's last space from RocksDB's
-  // other files, and RocksDB's own writes and syncs report whatever is wrong with the disk.
+  // Keeps the zeros ahead of `end`, RocksDB's end after the append to come. The next fdatasync
+  // writes them along with the log's data (it writes all of the file's dirty pages), once; their
+  // write-back is started here already so that that sync finds it under way. Nothing is filled
+  // below `end`: the append writes there. If filling fails (no space, say), the zeros it wrote are
+  // given back and the log goes on without them: the fill only saves time, must not take a nearly
+  // full disk's last space from RocksDB's other files, and RocksDB's own writes and syncs report
+  // whatever is wrong with the disk.
   void fill_ahead(std::uint64_t end) {
-    if (!filling_ || end + kChunk <= filled_) return;
-    static const std::vector<char> zeros(kChunk, 0);
-    std::uint64_t from = filled_, to = (end / kChunk + 2) * kChunk;
-    while (filled_ < to) {
-      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, to - filled_));
-      ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(filled_));
+    std::uint64_t step = std::bit_floor(std::clamp(end, kMinStep, kMaxStep));
+    if (!filling_ || end + step <= filled_) return;
+    static const std::vector<char> zeros(kMaxStep, 0);
+    std::uint64_t from = std::max(filled_, end), to = (end / step + 2) * step;
+    for (std::uint64_t at = from; at < to;) {
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kMaxStep, to - at));
+      ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(at));
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) {
-        if (::ftruncate(fd_, static_cast<off_t>(from)) == 0) filled_ = from;
+        // Should even this fail, the zeros go when RocksDB cuts the log back as it closes it.
+        (void)!::ftruncate(fd_, static_cast<off_t>(filled_));
         filling_ = false;
         return;
       }
-      filled_ += static_cast<std::uint64_t>(w);
+      at += static_cast<std::uint64_t>(w);
     }
+    filled_ = to;
     ::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(to - from), SYNC_FILE_RANGE_WRITE);
   }
 
