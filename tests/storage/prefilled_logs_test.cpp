@@ -56,6 +56,16 @@ std::uintmax_t end_of_data(const std::string& bytes) {
   return last == std::string::npos ? 0 : last + 1;
 }
 
+// Events 0 to count - 1, each with its data, and no others: what a recovered store must hold.
+void expect_events(Store& store, int count) {
+  for (int n = 0; n < count; ++n) {
+    auto event = store.find_event("i", event_id(n));
+    ASSERT_TRUE(event) << n;
+    ASSERT_EQ(event->data_json, event_data(n));
+  }
+  EXPECT_EQ(store.list_events("i", 0, 1).total, static_cast<std::uint64_t>(count));
+}
+
 fs::path crash_image(const fs::path& data, const fs::path& into) {
   fs::path copy = into / "copy";
   fs::copy(data, copy, fs::copy_options::recursive);
@@ -79,12 +89,7 @@ TEST(PrefilledLogs, ACrashImageWithZerosAfterTheLastRecordRecoversEverySyncedWri
 
   fs::path copy = crash_image(data, crash.path());
   Store recovered({copy.string()});
-  for (int n = 0; n < batches * 8; ++n) {
-    auto event = recovered.find_event("i", event_id(n));
-    ASSERT_TRUE(event) << n;
-    ASSERT_EQ(event->data_json, event_data(n));
-  }
-  EXPECT_EQ(recovered.list_events("i", 0, 1).total, static_cast<std::uint64_t>(batches * 8));
+  expect_events(recovered, batches * 8);
   // Written after recovery, in a log of its own, and read back.
   write_events(recovered, 1, batches);
   EXPECT_TRUE(recovered.find_event("i", event_id(batches * 8)));
@@ -121,12 +126,7 @@ TEST(PrefilledLogs, WritesLongerThanTheZerosAheadRecover) {
   EXPECT_GE(bytes.size(), end_of_data(bytes) + kMaxStep);
 
   Store recovered({crash_image(data, crash.path()).string()});
-  for (int n = 0; n < batches * per_batch; ++n) {
-    auto event = recovered.find_event("i", event_id(n));
-    ASSERT_TRUE(event) << n;
-    ASSERT_EQ(event->data_json, event_data(n));
-  }
-  EXPECT_EQ(recovered.list_events("i", 0, 1).total, static_cast<std::uint64_t>(batches * per_batch));
+  expect_events(recovered, batches * per_batch);
 }
 
 TEST(PrefilledLogs, AWriteTornByACrashEndsTheLogWhereItTore) {
@@ -195,11 +195,7 @@ TEST(PrefilledLogs, ALogThatCannotBeFilledIsWrittenAsBefore) {
 
   fs::path copy = crash_image(data, crash.path());
   Store recovered({copy.string()});
-  for (int n = 0; n < 8; ++n) {
-    auto event = recovered.find_event("i", event_id(n));
-    ASSERT_TRUE(event) << n;
-    EXPECT_EQ(event->data_json, event_data(n));
-  }
+  expect_events(recovered, 8);
 }
 
 }  // namespace
