@@ -24,8 +24,23 @@ inline void hookd_io_uring_prep_timeout_remove(io_uring_sqe* sqe, __u64 user_dat
   ::io_uring_sqe_set_data(sqe, nullptr);
 }
 
+// Asio makes its rings without flags. A socket's completion is then run as task work of the thread
+// that started the operation, and if that thread is running, the kernel interrupts it for that
+// (a rescheduling interrupt, 0.3 per delivery in `fanout10`), which in this kind of VM costs more
+// than the work: COOP_TASKRUN leaves the work for the thread's next system call instead, and
+// TASKRUN_FLAG marks the ring so that liburing's peek at an empty completion queue makes that call
+// (bench/RESULTS.md, step 64; test: EventLoop.ACompletionThatCameWhileTheLoopWasBusyIsCollected...).
+// Kernels before 5.19 refuse the flags: the ring is then made without them.
+inline int hookd_io_uring_queue_init(unsigned entries, io_uring* ring, unsigned flags) {
+  io_uring_params params{};
+  params.flags = flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  int result = ::io_uring_queue_init_params(entries, ring, &params);
+  return result == -EINVAL ? ::io_uring_queue_init(entries, ring, flags) : result;
+}
+
 #define io_uring_prep_cancel hookd_io_uring_prep_cancel
 #define io_uring_prep_timeout_remove hookd_io_uring_prep_timeout_remove
+#define io_uring_queue_init hookd_io_uring_queue_init
 #endif
 
 #include <boost/asio/impl/src.hpp>
