@@ -18,6 +18,7 @@
 #include "api/http_server.hpp"
 #include "api/service.hpp"
 #include "daemon/settings.hpp"
+#include "daemon/thread_arena.hpp"
 #include "engine/engine.hpp"
 #include "engine/retention.hpp"
 #include "net/event_loops.hpp"
@@ -83,6 +84,9 @@ class App {
   net::signal_set signals_{io_, SIGINT, SIGTERM};
   std::optional<net::steady_timer> shutdown_deadline_;
   net::steady_timer maintenance_{io_};  // periodic upkeep while serving (see start_maintenance)
+  std::uint64_t maintenance_ticks_ = 0;
+  std::atomic<std::int64_t> committer_arena_{-1};  // its jemalloc arena, if it has one of its own
+  QuietSpell committer_quiet_{2};                  // ticks without a group written before a purge
   net::steady_timer retention_{io_};
   std::atomic<bool> retention_stop_{false};  // a pass in progress ends early: shutting down
   std::mutex retention_mutex_;               // guards the two below, for /metrics

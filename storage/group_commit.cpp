@@ -43,6 +43,7 @@ WriteStatus GroupCommitter::write(Batch batch) {
 
 void GroupCommitter::run() {
   ::pthread_setname_np(::pthread_self(), "hookd-commit");  // for top -H, perf and gdb
+  if (options_.on_thread_start) options_.on_thread_start();
   std::deque<Pending> group;
   std::vector<Batch> batches;
   // While applied writes wait for their fsync: when it is due. (A flag and a time rather than an
@@ -99,6 +100,7 @@ void GroupCommitter::run() {
       unsynced = true;
       sync_due = Clock::now() + options_.sync_delay;
     }
+    groups_written_.fetch_add(1, std::memory_order_relaxed);
     for (auto& p : group) p.done(status);
     group.clear();
     batches.clear();

@@ -27,6 +27,7 @@
 // or may not survive a crash, exactly as for a failed synced write).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -47,6 +48,10 @@ struct GroupCommitOptions {
   std::chrono::milliseconds sync_delay{20};     // Soon batches are fsynced at the latest this long after
   std::chrono::milliseconds apply_delay{1};     // Soon batches are applied at the latest this long after
   std::chrono::microseconds commit_delay{0};    // 0: none; else the longest wait for a group (above)
+  // Runs first on the committer's thread. The daemon gives that thread memory of its own there,
+  // which it hands back once groups_written() stops moving: the memtables are allocated on it
+  // (daemon/thread_arena.hpp).
+  std::function<void()> on_thread_start{};
 };
 
 class GroupCommitter {
@@ -60,6 +65,9 @@ class GroupCommitter {
 
   // Blocks until `batch` is durable or failed.
   WriteStatus write(Batch batch);
+
+  // Groups written so far: unchanged over a while, the committer has been idle. Thread-safe.
+  std::uint64_t groups_written() const { return groups_written_.load(std::memory_order_relaxed); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -80,6 +88,7 @@ class GroupCommitter {
   std::size_t synced_wanted_ = 1;  // how many of them make a group: more than one during a commit delay
   Clock::time_point soon_due_{};  // if queue_ holds only Soon batches: when they are to be applied
   bool stopping_ = false;
+  std::atomic<std::uint64_t> groups_written_{0};
   std::thread thread_;
 };
 

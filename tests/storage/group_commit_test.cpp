@@ -36,6 +36,37 @@ TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
   EXPECT_EQ(reopened.list_integrations().size(), 400u);
 }
 
+// The thread-start hook runs on the committer's own thread, before the first write is applied (the
+// daemon moves that thread's memory there: the memtables are allocated by the writes).
+TEST(GroupCommit, OnThreadStartRunsOnTheCommittersThreadBeforeAnyWrite) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  std::thread::id hook_thread;
+  std::atomic<int> hook_runs = 0;
+  std::thread::id write_thread;
+  bool hook_ran_before_write = false;
+  {
+    GroupCommitter committer(store, {.on_thread_start = [&] {
+                                       hook_thread = std::this_thread::get_id();
+                                       ++hook_runs;
+                                     }});
+    Batch b = store.batch();
+    b.put_integration({"i", "n", 1});
+    std::promise<void> applied;
+    committer.submit(std::move(b), [&](const WriteStatus& s) {
+      EXPECT_TRUE(s.is_ok());
+      write_thread = std::this_thread::get_id();
+      hook_ran_before_write = hook_runs == 1;
+      applied.set_value();
+    });
+    applied.get_future().wait();
+  }
+  EXPECT_EQ(hook_runs, 1);
+  EXPECT_TRUE(hook_ran_before_write);
+  EXPECT_EQ(hook_thread, write_thread);  // callbacks run on the committer's thread
+  EXPECT_NE(hook_thread, std::this_thread::get_id());
+}
+
 // Submits `batch` to be durable soon and waits for its callback: the status it was applied with.
 WriteStatus submit_soon(GroupCommitter& committer, Batch batch) {
   std::promise<WriteStatus> applied;
