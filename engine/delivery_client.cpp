@@ -66,6 +66,9 @@ struct DeliveryClient::Origin {
   bool tls = false;
   std::string host;    // without brackets
   std::string port;
+  // The host when it is an IP address (and the port a number): connected to without the resolver,
+  // whose one thread runs getaddrinfo for one new connection after another.
+  std::optional<tcp::endpoint> literal;
   std::string target;  // path and query
   std::string host_header;
   std::string pool_key;  // key(), computed once
@@ -122,16 +125,15 @@ void DeliveryClient::close_idle() {
     std::erase_if(list, [&](const auto& c) { return now - c->idle_since > options_.idle_timeout; });
 }
 
-net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::connect(const Origin& origin,
-                                                                                    Clock::time_point deadline,
-                                                                                    ClientResult& result) {
-  auto connect_deadline = std::min(deadline, Clock::now() + options_.connect_timeout);
-
+// The addresses of `origin`'s host name, or none and `result` says why.
+net::awaitable<std::optional<std::vector<tcp::endpoint>>> DeliveryClient::resolve(const Origin& origin,
+                                                                                   Clock::time_point deadline,
+                                                                                   ClientResult& result) {
   // The resolver takes no deadline: a timer cancels it. Shared, as the timer's handler may run
   // after this frame has moved on.
   auto resolver = std::make_shared<tcp::resolver>(executor_);
   auto dns_timed_out = std::make_shared<bool>(false);
-  net::steady_timer dns_timer(executor_, connect_deadline);
+  net::steady_timer dns_timer(executor_, deadline);
   dns_timer.async_wait([resolver, dns_timed_out](auto ec) {
     if (ec) return;
     *dns_timed_out = true;
@@ -142,20 +144,40 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
   if (ec) {
     result.error = *dns_timed_out ? ErrorKind::Timeout : ErrorKind::Dns;
     result.detail = "resolve " + origin.host + ": " + ec.message();
-    co_return nullptr;
+    co_return std::nullopt;
+  }
+
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  co_return endpoints;
+}
+
+net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::connect(const Origin& origin,
+                                                                                    Clock::time_point deadline,
+                                                                                    ClientResult& result) {
+  auto connect_deadline = std::min(deadline, Clock::now() + options_.connect_timeout);
+
+  std::vector<tcp::endpoint> candidates;
+  if (origin.literal) {
+    candidates.push_back(*origin.literal);
+  } else {
+    auto resolved = co_await resolve(origin, connect_deadline, result);
+    if (!resolved) co_return nullptr;
+    candidates = std::move(*resolved);
   }
 
   std::vector<tcp::endpoint> allowed;
   std::string refused;
-  for (const auto& entry : results) {
-    if (options_.allow_private_targets || is_public_address(entry.endpoint().address()))
-      allowed.push_back(entry.endpoint());
+  for (const auto& endpoint : candidates) {
+    if (options_.allow_private_targets || is_public_address(endpoint.address()))
+      allowed.push_back(endpoint);
     else
-      refused = entry.endpoint().address().to_string();
+      refused = endpoint.address().to_string();
   }
   if (allowed.empty()) {
     result.error = ErrorKind::RefusedAddress;
-    result.detail = origin.host + " resolves to " + refused + ", which is not a public address";
+    result.detail = origin.literal ? origin.host + " is not a public address"
+                                   : origin.host + " resolves to " + refused + ", which is not a public address";
     co_return nullptr;
   }
 
@@ -263,6 +285,10 @@ std::shared_ptr<const DeliveryClient::Origin> DeliveryClient::parse(const std::s
   if (origin->target.empty() || origin->target[0] != '/') origin->target = "/" + origin->target;
   origin->host_header = std::string(url->encoded_host_and_port());
   origin->pool_key = origin->key();
+  boost::system::error_code not_ip;
+  auto address = net::ip::make_address(origin->host, not_ip);
+  std::uint16_t port = url->has_port() ? url->port_number() : (origin->tls ? 443 : 80);  // 0: not a number
+  if (!not_ip && port != 0) origin->literal.emplace(address, port);
   if (origin->host.empty() || (scheme != "http" && scheme != "https")) return nullptr;
   if (parsed_.size() >= kParsedUrls) parsed_.clear();  // webhook URLs change rarely: start over
   parsed_.emplace(url_text, origin);

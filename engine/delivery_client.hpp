@@ -10,7 +10,7 @@
 //   one (connect_timeout). DNS has its own timer, as resolvers take no deadline.
 // - Target addresses are checked after resolution: loopback, private, link-local, multicast and
 //   unspecified addresses are refused unless allowed, and the connection goes only to the
-//   addresses that passed.
+//   addresses that passed. A host that is an IP address is not resolved, only checked.
 // - HTTPS: TLS 1.2 or newer, SNI, the peer's certificate and host name verified against the system
 //   CAs and an optional extra CA file.
 // - Redirects are not followed (a 3xx is just a status). At most max_response_bytes of a response
@@ -88,6 +88,8 @@ class DeliveryClient {
   struct Connection;
   using Clock = std::chrono::steady_clock;
 
+  net::awaitable<std::optional<std::vector<tcp::endpoint>>> resolve(const Origin& origin, Clock::time_point deadline,
+                                                                    ClientResult& result);
   net::awaitable<std::unique_ptr<Connection>> connect(const Origin& origin, Clock::time_point deadline,
                                                      ClientResult& result);
   net::awaitable<void> exchange(Connection& conn, const Origin& origin, const OutgoingRequest& request,

@@ -179,6 +179,37 @@ TEST_F(ClientTest, PrivateAddressesAreRefusedUnlessAllowed) {
   EXPECT_EQ(post(allowed, receiver.url()).status, 200);
 }
 
+// An IP address as the host is connected to as it is, without the resolver: an IPv6 one too, from
+// between its brackets, and still only if the address rule allows it.
+TEST_F(ClientTest, PostsToAnIpv6Literal) {
+  net::io_context server_io;
+  tcp::acceptor acceptor(server_io, tcp::endpoint(net::ip::make_address("::1"), 0));
+  std::string url = "http://[::1]:" + std::to_string(acceptor.local_endpoint().port()) + "/v6";
+  std::string head;
+  std::thread server([&] {
+    tcp::socket socket = acceptor.accept();
+    net::streambuf buffer;
+    net::read_until(socket, buffer, "\r\n\r\n");
+    head.assign(net::buffers_begin(buffer.data()), net::buffers_end(buffer.data()));
+    net::write(socket, net::buffer(std::string_view("HTTP/1.1 204 No Content\r\n\r\n")));
+  });
+
+  ClientOptions strict = local();
+  strict.allow_private_targets = false;
+  DeliveryClient refusing(io.get_executor(), strict);
+  auto refused = post(refusing, url);
+  EXPECT_EQ(refused.error, ErrorKind::RefusedAddress);
+  EXPECT_EQ(refused.detail, "::1 is not a public address");
+
+  DeliveryClient client(io.get_executor(), local());
+  auto res = post(client, url);
+  server.join();
+  EXPECT_EQ(res.error, ErrorKind::None) << res.detail;
+  EXPECT_EQ(res.status, 204);
+  EXPECT_TRUE(head.starts_with("POST /v6 HTTP/1.1\r\n")) << head;
+  EXPECT_NE(head.find("\r\nHost: [::1]:"), std::string::npos) << head;
+}
+
 TEST(AddressRule, PublicAndNonPublicAddresses) {
   for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
                         "0.0.0.0", "224.0.0.1", "255.255.255.255", "100.64.0.1", "::1", "::", "fe80::1",
