@@ -285,11 +285,11 @@ std::shared_ptr<const DeliveryClient::Origin> DeliveryClient::parse(const std::s
   if (origin->target.empty() || origin->target[0] != '/') origin->target = "/" + origin->target;
   origin->host_header = std::string(url->encoded_host_and_port());
   origin->pool_key = origin->key();
+  if (origin->host.empty() || (scheme != "http" && scheme != "https")) return nullptr;
   boost::system::error_code not_ip;
   auto address = net::ip::make_address(origin->host, not_ip);
   std::uint16_t port = url->has_port() ? url->port_number() : (origin->tls ? 443 : 80);  // 0: not a number
   if (!not_ip && port != 0) origin->literal.emplace(address, port);
-  if (origin->host.empty() || (scheme != "http" && scheme != "https")) return nullptr;
   if (parsed_.size() >= kParsedUrls) parsed_.clear();  // webhook URLs change rarely: start over
   parsed_.emplace(url_text, origin);
   return origin;
