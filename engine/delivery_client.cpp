@@ -65,6 +65,7 @@ bool is_public_address(const net::ip::address& address) {
 struct DeliveryClient::Origin {
   bool tls = false;
   std::string host;    // without brackets
+  bool host_is_ip = false;
   std::string port;
   // The host when it is an IP address (and the port a number): connected to without the resolver,
   // whose one thread runs getaddrinfo for one new connection after another.
@@ -199,11 +200,8 @@ net::awaitable<std::unique_ptr<DeliveryClient::Connection>> DeliveryClient::conn
 
   if (origin.tls) {
     auto& secure = *conn->secure;
-    boost::system::error_code not_ip;
-    net::ip::make_address(origin.host, not_ip);
-    bool is_ip = !not_ip;
     // SNI carries host names only; the certificate is checked against the name or the IP.
-    if (!is_ip && !SSL_set_tlsext_host_name(secure.native_handle(), origin.host.c_str())) {
+    if (!origin.host_is_ip && !SSL_set_tlsext_host_name(secure.native_handle(), origin.host.c_str())) {
       result.error = ErrorKind::Tls;
       result.detail = "cannot set SNI";
       co_return nullptr;
@@ -288,8 +286,9 @@ std::shared_ptr<const DeliveryClient::Origin> DeliveryClient::parse(const std::s
   if (origin->host.empty() || (scheme != "http" && scheme != "https")) return nullptr;
   boost::system::error_code not_ip;
   auto address = net::ip::make_address(origin->host, not_ip);
+  origin->host_is_ip = !not_ip;
   std::uint16_t port = url->has_port() ? url->port_number() : (origin->tls ? 443 : 80);  // 0: not a number
-  if (!not_ip && port != 0) origin->literal.emplace(address, port);
+  if (origin->host_is_ip && port != 0) origin->literal.emplace(address, port);
   if (parsed_.size() >= kParsedUrls) parsed_.clear();  // webhook URLs change rarely: start over
   parsed_.emplace(url_text, origin);
   return origin;
