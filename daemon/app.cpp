@@ -86,6 +86,7 @@ void App::start(std::ostream& out) {
   store_ = std::make_unique<storage::Store>(store_options);
   committer_ = std::make_unique<storage::GroupCommitter>(
       *store_, storage::GroupCommitOptions{.commit_delay = std::chrono::microseconds(settings_.storage.commit_delay_us),
+                                           .probe_commit_delay = true,
                                            .on_thread_start = [this] {
                                              if (auto arena = use_unpurged_arena()) committer_arena_ = *arena;
                                            }});
@@ -120,6 +121,7 @@ void App::start(std::ostream& out) {
         api_server_->requests_in_progress() + (ingress_server_ ? ingress_server_->requests_in_progress() : 0);
     m.engine = engine_->stats();
     m.store = store_->stats();
+    m.commit_delay_kept = committer_->commit_delay_kept();
     std::lock_guard lock(retention_mutex_);
     m.retention_passes = retention_passes_;
     m.retention_removed = retention_removed_;

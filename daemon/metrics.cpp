@@ -62,6 +62,10 @@ std::string render_metrics(const MetricsSnapshot& m) {
   metric(out, "hookd_rocksdb_background_errors", "gauge", "Store write or compaction errors since start.",
          m.store.background_errors);
   metric(out, "hookd_rocksdb_syncs_total", "counter", "Fsyncs of the store's log since start.", m.store.syncs);
+  metric(out, "hookd_commit_delay_active", "gauge",
+         "1 while the store's commit delay (storage.commit_delay_us) is in use: set, and found by its last trials "
+         "to cost the publishers no rate; else 0.",
+         m.commit_delay_kept ? 1 : 0);
   metric(out, "hookd_engine_read_failures_total", "counter",
          "Store reads of the delivery engine that failed (an I/O error, a corrupt block); each is tried again.",
          e.read_failures);

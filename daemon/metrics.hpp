@@ -16,6 +16,7 @@ struct MetricsSnapshot {
   std::uint64_t api_requests_in_progress = 0;
   engine::Engine::Stats engine;
   storage::StoreStats store;
+  bool commit_delay_kept = false;              // storage::GroupCommitter::commit_delay_kept()
   std::uint64_t retention_passes = 0;          // finished since start
   engine::RetentionCounts retention_removed;   // by them
 };

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <future>
 
+#include "storage/commit_delay_probe.hpp"
+
 namespace hookd::storage {
 
 GroupCommitter::GroupCommitter(Store& store, GroupCommitOptions options)
-    : store_(store), options_(options), thread_([this] { run(); }) {}
+    : store_(store), options_(options), delay_kept_(options.commit_delay.count() > 0), thread_([this] { run(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -51,6 +53,7 @@ void GroupCommitter::run() {
   bool unsynced = false;
   Clock::time_point sync_due{};
   Clock::time_point delayed_until{};  // the commit delay's end after a synced group of several
+  CommitDelayProbe probe;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -75,8 +78,13 @@ void GroupCommitter::run() {
       if (queue_.empty() && !unsynced) return;  // stopping, and everything submitted is durable
       group.swap(queue_);
       if (synced_queued_ > 0) {  // after several synced requests, the next group waits for as many
-        synced_wanted_ = options_.commit_delay.count() > 0 ? synced_queued_ : 1;
-        delayed_until = Clock::now() + options_.commit_delay;
+        auto now = Clock::now();
+        bool delay = options_.commit_delay.count() > 0 &&
+                     (!options_.probe_commit_delay || probe.take(now, synced_queued_));
+        synced_wanted_ = delay ? synced_queued_ : 1;
+        if (options_.probe_commit_delay) delay_kept_.store(probe.kept() && options_.commit_delay.count() > 0,
+                                                          std::memory_order_relaxed);
+        delayed_until = now + options_.commit_delay;
         synced_queued_ = 0;
       }
     }

@@ -2,7 +2,7 @@
 // are applied together and made durable by the next single synced write, so that throughput grows
 // with concurrency instead of being capped at one fsync per write.
 //
-// A commit delay (off by default, like PostgreSQL's commit_delay) spaces the syncs under a steady
+// A commit delay (like PostgreSQL's commit_delay) spaces the syncs under a steady
 // stream of concurrent writers: after a synced group of several requests, the next group is taken
 // once as many synced requests are queued again, or commit_delay after the start of the sync
 // before, whichever comes first. Requests that arrive at a steady rate then gather into groups of
@@ -10,6 +10,8 @@
 // wake-ups everywhere downstream. A lone writer is never held back; a few writers that each wait
 // for their answer before writing again are, when they came in alternating groups: their groups
 // merge and no longer overlap one's sync with the others' round trips (bench/RESULTS.md, step 58).
+// With probe_commit_delay the committer finds out which kind of writers it has, by trying
+// (storage/commit_delay_probe.hpp), and keeps the delay only where it costs them nothing.
 //
 // A batch that nobody waits for (the engine's record of an attempt) may ask only to be durable
 // soon: it is applied, and in the kernel's page cache, before its callback runs, so it survives a
@@ -48,6 +50,9 @@ struct GroupCommitOptions {
   std::chrono::milliseconds sync_delay{20};     // Soon batches are fsynced at the latest this long after
   std::chrono::milliseconds apply_delay{1};     // Soon batches are applied at the latest this long after
   std::chrono::microseconds commit_delay{0};    // 0: none; else the longest wait for a group (above)
+  // When true, the delay is kept only while it does not slow the synced requests down: tried now
+  // and then against none, by storage/commit_delay_probe.hpp. When false, it applies throughout.
+  bool probe_commit_delay = false;
   // Runs first on the committer's thread. The daemon gives that thread memory of its own there,
   // which it hands back once groups_written() stops moving: the memtables are allocated on it
   // (daemon/thread_arena.hpp).
@@ -69,6 +74,10 @@ class GroupCommitter {
   // Groups written so far: unchanged over a while, the committer has been idle. Thread-safe.
   std::uint64_t groups_written() const { return groups_written_.load(std::memory_order_relaxed); }
 
+  // Whether a commit delay is set and, with probe_commit_delay, kept by its last trials (until
+  // the first verdict, kept). Thread-safe.
+  bool commit_delay_kept() const { return delay_kept_.load(std::memory_order_relaxed); }
+
  private:
   using Clock = std::chrono::steady_clock;
   void run();
@@ -89,6 +98,7 @@ class GroupCommitter {
   Clock::time_point soon_due_{};  // if queue_ holds only Soon batches: when they are to be applied
   bool stopping_ = false;
   std::atomic<std::uint64_t> groups_written_{0};
+  std::atomic<bool> delay_kept_;
   std::thread thread_;
 };
 

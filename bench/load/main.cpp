@@ -242,6 +242,12 @@ std::unique_ptr<OwnHookd> start_hookd(const Config& c, const std::string& ca_fil
   return h;
 }
 
+// A sample of hookd's /metrics; -1 if it has none by that name.
+double hookd_metric(std::uint16_t port, const std::string& name) {
+  test::HttpClient http(port);
+  return test::metric_sample(http.request(http::verb::get, "/metrics").body, name);
+}
+
 // Steal fractions further apart than this make the direct ceiling and hookd's round unlike.
 constexpr double kComparableSteal = 0.05;
 
@@ -336,6 +342,7 @@ int run(const Config& c) {
     auto threads_before = pid ? thread_cpu_seconds(pid) : std::map<std::string, double>{};
     ProcessUsage tool_before = process_usage(::getpid());
     MachineTime machine_before = machine_time();
+    double syncs_before = hookd_metric(port, "hookd_rocksdb_syncs_total");
 
     p.events = c.events;
     p.run_id = "bench-" + signing::random_alnum(8);
@@ -352,6 +359,10 @@ int run(const Config& c) {
     out.add("resent_requests", published.resent);
     out.add("server_errors", published.server_errors);
     if (published.server_errors > 0) ok = false;
+    // How often hookd synced its log while it took the round's events, and whether its commit
+    // delay was in use at the end (docs/operator-guide.md, Sizing).
+    out.add("hookd_syncs", hookd_metric(port, "hookd_rocksdb_syncs_total") - syncs_before, 0);
+    out.add("hookd_commit_delay_active", hookd_metric(port, "hookd_commit_delay_active"), 0);
 
     if (c.retries && expected_total > 0) {
       // Every first attempt fails; then the deliveries wait for their retry. Measure hookd at rest.

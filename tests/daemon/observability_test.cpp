@@ -52,6 +52,8 @@ TEST(Observability, HealthReadinessAndMetricsAfterDeliveries) {
   EXPECT_GE(metric_sample(page.body, "hookd_attempts_in_flight"), 0);
   EXPECT_GE(metric_sample(page.body, "hookd_scheduled_deliveries"), 0);
   EXPECT_EQ(metric_sample(page.body, "hookd_engine_read_failures_total"), 0);
+  // The commit delay is on by default, and three events are too few for its trials to set it aside.
+  EXPECT_EQ(metric_sample(page.body, "hookd_commit_delay_active"), 1);
   // Two webhooks and three events, each acknowledged after an fsync of the log.
   EXPECT_GE(metric_sample(page.body, "hookd_rocksdb_syncs_total"), 5);
   // At least one connection to each receiver, at most one per attempt.

@@ -249,6 +249,17 @@ TEST(GroupCommit, CommitDelayNeverHoldsALoneWriter) {
   }
 }
 
+// Whether the delay is in use, for the metrics: as set until its trials, if any, decide.
+TEST(GroupCommit, CommitDelayKeptIsAsSetBeforeAnyTrial) {
+  test::TempDir dir;
+  Store store({dir.str()});
+  EXPECT_FALSE(GroupCommitter(store).commit_delay_kept());
+  EXPECT_TRUE(GroupCommitter(store, {.commit_delay = std::chrono::milliseconds(2)}).commit_delay_kept());
+  GroupCommitter probed(store, {.commit_delay = std::chrono::milliseconds(2), .probe_commit_delay = true});
+  commit_group_of_two(store, probed);  // too few requests for a verdict
+  EXPECT_TRUE(probed.commit_delay_kept());
+}
+
 // Stopping the committer ends a delay: what waits in it is made durable.
 TEST(GroupCommit, StoppingEndsACommitDelay) {
   test::TempDir dir;

@@ -1,0 +1,63 @@
+// Whether the group committer's commit delay (group_commit.hpp) is worth having on, found by
+// trying it. The delay saves fsyncs and CPU under a stream of requests that comes at its own pace,
+// and costs publishers that wait for each answer before they send again: their answers come later,
+// so their requests come less often (bench/RESULTS.md, step 58: up to a fifth of their rate). Which
+// kind of publisher is on the other side cannot be told from one connection's timing (a backend
+// that publishes through a pool of connections looks like one that waits on its answers: step 67),
+// but it shows in how many requests come in a while with the delay and without.
+//
+// So the committer takes its groups for four short trials, without the delay, with it, with it,
+// without (a load that rises or falls evenly over the four weighs the same on both sides), and
+// keeps the delay for the next while if as many synced requests came in the trials with it as in
+// those without, give or take a tolerance, and the groups without it were small; otherwise it
+// goes without for that while. Then it tries again. Where groups are large already, they share
+// their fsync well without the delay, and a small loss of rate to it would buy little. Too few
+// requests to tell is a verdict for the delay: it acts only on groups of several.
+//
+// Not thread-safe: the committer's thread alone uses it. Times are passed in, for tests.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace hookd::storage {
+
+class CommitDelayProbe {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Options {
+    Clock::duration trial = std::chrono::milliseconds(200);  // each of the four trials
+    // The start of each trial is not counted: groups held by the trial before, and publishers
+    // still settling into the change.
+    Clock::duration settle = std::chrono::milliseconds(50);
+    Clock::duration hold = std::chrono::seconds(20);  // how long a verdict holds before the next trials
+    double tolerance = 0.05;  // the delay stays on if its trials counted at least (1 - tolerance) of the others'
+    std::uint64_t min_requests = 100;  // fewer counted in the trials without: too few to tell
+    double small_group = 12;  // the delay is kept only if the groups without it averaged fewer synced requests
+  };
+
+  CommitDelayProbe() : CommitDelayProbe(Options{}) {}
+  explicit CommitDelayProbe(Options options) : options_(options) {}
+
+  // Called as the committer takes a group with `synced` (at least one) synced requests in it:
+  // whether the delay is on for this take (this group makes the next one wait for as many).
+  bool take(Clock::time_point now, std::size_t synced);
+
+  // The verdict of the last trials: true while the delay is kept. True before any.
+  bool kept() const { return kept_; }
+
+ private:
+  static constexpr bool kTrialHasDelay[4] = {false, true, true, false};
+
+  const Options options_;
+  bool probing_ = false;
+  bool started_ = false;
+  Clock::time_point since_{};  // the first trial's start while probing, else the verdict's
+  std::uint64_t counted_[2] = {0, 0};  // synced requests counted in the trials without [0] and with [1]
+  std::uint64_t groups_without_ = 0;   // the groups they came in, in the trials without
+  bool kept_ = true;
+};
+
+}  // namespace hookd::storage
