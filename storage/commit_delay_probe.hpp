@@ -7,12 +7,16 @@
 // but it shows in how many requests come in a while with the delay and without.
 //
 // So the committer takes its groups for four short trials, without the delay, with it, with it,
-// without (a load that rises or falls evenly over the four weighs the same on both sides), and
-// keeps the delay for the next while if as many synced requests came in the trials with it as in
-// those without, give or take a tolerance, and the groups without it were small; otherwise it
-// goes without for that while. Then it tries again. Where groups are large already, they share
-// their fsync well without the delay, and a small loss of rate to it would buy little. Too few
-// requests to tell is a verdict for the delay: it acts only on groups of several.
+// without, and keeps the delay for the next while if as many synced requests came in each trial
+// with it as in the busier trial without, give or take a tolerance, and the groups without it were
+// small; otherwise it goes without for that while. Then it tries again. Comparing the slower trial
+// with the delay against the faster one without errs towards setting it aside when the load
+// changes during the trials (a publisher starting, or stopping), which costs only the fsyncs it
+// would have saved. Where groups are large already, they share their fsync well without the
+// delay, and a small loss of rate to it would buy little. Too few requests to tell (hookd's own
+// writes at its start, a light load) leave the verdict as it was, and the trials start again: the
+// first verdict then comes from the first load that can be measured. Before any, the delay is on:
+// under a light load it acts on few groups, as few come with several requests.
 //
 // Not thread-safe: the committer's thread alone uses it. Times are passed in, for tests.
 #pragma once
@@ -33,8 +37,8 @@ class CommitDelayProbe {
     // still settling into the change.
     Clock::duration settle = std::chrono::milliseconds(50);
     Clock::duration hold = std::chrono::seconds(20);  // how long a verdict holds before the next trials
-    double tolerance = 0.05;  // the delay stays on if its trials counted at least (1 - tolerance) of the others'
-    std::uint64_t min_requests = 100;  // fewer counted in the trials without: too few to tell
+    double tolerance = 0.05;  // the delay stays on if each of its trials counted at least (1 - tolerance) of the others'
+    std::uint64_t min_requests = 50;  // fewer counted in both trials without: too few to tell
     double small_group = 12;  // the delay is kept only if the groups without it averaged fewer synced requests
   };
 
@@ -49,14 +53,16 @@ class CommitDelayProbe {
   bool kept() const { return kept_; }
 
  private:
+  void start_trials(Clock::time_point now);
+
   static constexpr bool kTrialHasDelay[4] = {false, true, true, false};
 
   const Options options_;
   bool probing_ = false;
   bool started_ = false;
   Clock::time_point since_{};  // the first trial's start while probing, else the verdict's
-  std::uint64_t counted_[2] = {0, 0};  // synced requests counted in the trials without [0] and with [1]
-  std::uint64_t groups_without_ = 0;   // the groups they came in, in the trials without
+  std::uint64_t counted_[4] = {};  // synced requests counted in each trial
+  std::uint64_t groups_[4] = {};   // the groups they came in
   bool kept_ = true;
 };
 

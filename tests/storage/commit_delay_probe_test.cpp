@@ -113,26 +113,70 @@ TEST(CommitDelayProbe, CountsNoGroupsInATrialsFirstMoments) {
   EXPECT_FALSE(probe.take(t, 10));
 }
 
-// Takes `without` synced requests in the counted parts of the trials without the delay, one a
-// millisecond, and none in those with it: the verdict.
+// Takes one synced request a millisecond, in the counted part of each trial without the delay
+// until it has `without` there, and none in the trials with it: the verdict.
 bool verdict_for(std::size_t without) {
   CommitDelayProbe probe;
   Clock::time_point t0{};
   auto t = t0;
-  std::size_t given = 0;
+  std::size_t given[2] = {0, 0};
   for (; t < t0 + kTrials; t += milliseconds(1)) {
     Place p = place(t - t0);
-    std::size_t synced = p.counted && !p.with_delay && given < without ? 1 : 0;
-    given += synced;
+    std::size_t& in_trial = given[t - t0 >= milliseconds(600)];
+    std::size_t synced = p.counted && !p.with_delay && in_trial < without ? 1 : 0;
+    in_trial += synced;
     probe.take(t, synced);
   }
-  EXPECT_EQ(given, without);
-  return probe.take(t, 1);
+  EXPECT_EQ(given[0] + given[1], 2 * without);
+  probe.take(t, 1);
+  return probe.kept();
 }
 
-TEST(CommitDelayProbe, KeepsTheDelayWhenTooFewRequestsCameToTell) {
-  EXPECT_TRUE(verdict_for(99));    // under the 100 it takes to tell
-  EXPECT_FALSE(verdict_for(100));  // and none with the delay
+TEST(CommitDelayProbe, GivesNoVerdictOnTooFewRequests) {
+  EXPECT_TRUE(verdict_for(49));   // under the 50 a trial needs: the delay stays as it was, on
+  EXPECT_FALSE(verdict_for(50));  // enough, and none with the delay
+}
+
+// hookd's own writes at its start begin the trials; a publisher that comes seconds later is
+// judged by trials of its own.
+TEST(CommitDelayProbe, JudgesALoadThatComesAfterTheTrialsByTrialsOfItsOwn) {
+  CommitDelayProbe probe;
+  Clock::time_point t0{};
+  probe.take(t0, 1);
+  auto load = t0 + std::chrono::seconds(5);
+  EXPECT_FALSE(probe.take(load, 10));  // too few to tell: the trials start again, without the delay
+  EXPECT_TRUE(probe.kept());
+  auto t = take_for(probe, load + milliseconds(1), kTrials, kSlowedBy10Percent);
+  EXPECT_FALSE(probe.take(t, 10));
+  EXPECT_FALSE(probe.kept());
+}
+
+// Publishers that start during the first trial make it look slow; the delay is judged against the
+// trial without it after its own.
+TEST(CommitDelayProbe, JudgesALoadThatStartsDuringTheTrialsByItsFullRate) {
+  auto starting_at = [](Clock::duration start, const std::function<std::size_t(bool)>& synced) {
+    CommitDelayProbe probe;
+    Clock::time_point t0{};
+    bool delay_before = false;
+    auto t = t0;
+    for (; t < t0 + kTrials; t += milliseconds(1))
+      delay_before = probe.take(t, t - t0 < start ? 1 : synced(delay_before));
+    return probe.take(t, 10);
+  };
+  EXPECT_TRUE(starting_at(milliseconds(120), kSteady));
+  // Slowed down by the delay, they are told apart even so (the sums of the trials would not:
+  // 2 x 0.9 against 1 + about 0.5).
+  EXPECT_FALSE(starting_at(milliseconds(120), kSlowedBy10Percent));
+}
+
+// Publishers that stop during a trial with the delay make it look slow: the delay is set aside,
+// to be tried again later.
+TEST(CommitDelayProbe, SetsTheDelayAsideWhenTheLoadStopsDuringItsTrials) {
+  CommitDelayProbe probe;
+  Clock::time_point t0{};
+  auto t = t0;
+  for (; t < t0 + kTrials; t += milliseconds(1)) probe.take(t, t - t0 < milliseconds(500) ? 10 : 1);
+  EXPECT_FALSE(probe.take(t, 1));
 }
 
 }  // namespace
