@@ -10,6 +10,7 @@
 
 #include "daemon/metrics.hpp"
 #include "net/tls.hpp"
+#include "storage/background_priority.hpp"
 
 namespace hookd {
 
@@ -49,6 +50,21 @@ engine::EngineOptions engine_options(const Settings& s, std::function<std::int64
   return o;
 }
 
+// storage.background_priority: whether RocksDB's flushes and compactions run under SCHED_IDLE.
+// "auto" has them there only where they can be raised back while writes stall.
+bool idle_background_threads(const std::string& priority) {
+  if (priority == "normal") return false;
+  if (storage::may_leave_idle()) return true;
+  if (priority == "auto") {
+    spdlog::info("store: RocksDB's flushes and compactions run at the ordinary priority: this process may not raise "
+                 "a thread back from SCHED_IDLE, which a write stall would need (CAP_SYS_NICE, or LimitNICE=+0)");
+    return false;
+  }
+  spdlog::warn("store: RocksDB's flushes and compactions stay under SCHED_IDLE even while writes stall: this process "
+               "may not raise them back (CAP_SYS_NICE, or LimitNICE=+0)");
+  return true;
+}
+
 api::RetryAnswer to_api(engine::Engine::RetryOutcome outcome) {
   switch (outcome) {
     case engine::Engine::RetryOutcome::Scheduled: return api::RetryAnswer::Scheduled;
@@ -76,7 +92,7 @@ void App::start(std::ostream& out) {
   storage::Store::Options store_options;
   store_options.path = settings_.data_dir;
   store_options.min_free_bytes = settings_.storage.min_free_bytes;
-  store_options.idle_background_threads = settings_.storage.background_priority == "idle";
+  store_options.idle_background_threads = idle_background_threads(settings_.storage.background_priority);
   store_options.on_failed_write = [this](const std::string& why) {
     spdlog::critical("the store failed a write and takes no more: stopping, for a restart to recover from its log ({})",
                      why);

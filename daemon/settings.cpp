@@ -124,7 +124,7 @@ const std::map<std::string, Setter>& setters() {
       {"storage.commit_delay_us", field<S::Storage, std::uint64_t>(&S::storage, &S::Storage::commit_delay_us, to_uint)},
       {"storage.background_priority",
        field<S::Storage, std::string>(&S::storage, &S::Storage::background_priority,
-                                      [](const std::string& v) { return one_of(v, {"normal", "idle"}); })},
+                                      [](const std::string& v) { return one_of(v, {"auto", "normal", "idle"}); })},
       {"retention.days", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::days, to_uint)},
       {"retention.interval_ms", field<S::Retention, std::uint64_t>(&S::retention, &S::Retention::interval_ms, to_uint)},
       {"log.level", field<S::Log, std::string>(&S::log, &S::Log::level, [](const std::string& v) {

@@ -64,7 +64,9 @@ struct Settings {
   struct Storage {
     std::uint64_t min_free_bytes = 256u << 20;  // writes answer 503 while less is free on the data disk
     std::uint64_t commit_delay_us = 2000;       // 0: none; kept only where it costs no rate (storage/commit_delay_probe.hpp)
-    std::string background_priority = "normal";  // or "idle": RocksDB's flushes and compactions under SCHED_IDLE
+    // RocksDB's flushes and compactions: "idle" under SCHED_IDLE but while writes stall, "normal",
+    // or "auto": idle where the process may raise them back during a stall (storage/background_priority.hpp).
+    std::string background_priority = "auto";
   } storage;
 
   struct Retention {

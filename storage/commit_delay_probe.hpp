@@ -37,7 +37,10 @@ class CommitDelayProbe {
     // still settling into the change.
     Clock::duration settle = std::chrono::milliseconds(50);
     Clock::duration hold = std::chrono::seconds(20);  // how long a verdict holds before the next trials
-    double tolerance = 0.05;  // the delay stays on if each of its trials counted at least (1 - tolerance) of the others'
+    // The delay stays on if each of its trials counted at least (1 - tolerance) of the busier one
+    // without: a steady stream's trials differ by a few percent (a publisher catching up at its start
+    // by more), while those it slows down lost 15-25% where groups are small (8 connections, step 67).
+    double tolerance = 0.10;
     std::uint64_t min_requests = 50;  // fewer counted in both trials without: too few to tell
     double small_group = 12;  // the delay is kept only if the groups without it averaged fewer synced requests
   };

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "storage/background_priority.hpp"
 #include "storage/codec.hpp"
 #include "storage/crc32c.hpp"
 #include "storage/prefilled_logs.hpp"
@@ -63,14 +64,9 @@ Store::Store(const Options& options)
   // overwrites (storage/prefilled_logs.hpp).
   env_ = new_prefilled_log_env();
   Tuning tuning = tune(options, env_.get());
-  if (options.idle_background_threads) {
-    // A flush or compaction competing for the cores held up acknowledgements at a steady load:
-    // a waking ordinary thread always preempts one under SCHED_IDLE (bench/RESULTS.md, step 60).
-    for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
-      rocksdb::Status s = env_->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kIdle);
-      if (!s.ok()) spdlog::warn("store: RocksDB's background threads keep their priority: {}", s.ToString());
-    }
-  }
+  // A flush or compaction competing for the cores held up acknowledgements at a steady load:
+  // a waking ordinary thread always preempts one under SCHED_IDLE (bench/RESULTS.md, step 60).
+  if (options.idle_background_threads) tuning.db.listeners.push_back(std::make_shared<IdleBackgroundThreads>());
   // Also what links hookd's CRC-32C in place of RocksDB's own (storage/crc32c.hpp).
   spdlog::debug("store: CRC-32C by {}", crc32c_implementation());
 

@@ -195,9 +195,8 @@ class Store {
     std::uint64_t min_free_bytes = 256u << 20;
     // When true, RocksDB's flush and compaction threads run under SCHED_IDLE: only on CPU time that
     // no ordinary thread wants, so that a flush does not delay acknowledgements and deliveries on a
-    // busy machine. They can then be starved by other busy processes, and writes wait for them once
-    // the memtables are full. Applies to all of this process's RocksDB background threads, for the
-    // rest of its life (RocksDB cannot raise them back). Default false.
+    // busy machine. While RocksDB stalls writes they run at the ordinary priority, where the
+    // process may raise them (storage/background_priority.hpp). Default false.
     bool idle_background_threads = false;
     // Called once, with RocksDB's account, when RocksDB fails a write or a sync (see write()).
     std::function<void(const std::string&)> on_failed_write = {};

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -53,6 +54,7 @@ struct Config {
   std::size_t warmup = 0;         // events published and delivered before the measured round
   std::vector<std::string> hookd_settings;  // --set key=value: passed on to the hookd the tool starts
   std::string ack_log;            // --ack-log FILE: every acknowledgement of the measured round
+  std::string hookd_log;          // --hookd-log FILE: the log of the hookd the tool started, at its end
   // A running hookd instead of a fresh one.
   std::uint16_t api_port = 0;
   std::string key, integration;
@@ -119,6 +121,7 @@ Config parse(int argc, char** argv) {
     else if (flag == "--warmup") c.warmup = static_cast<std::size_t>(number());
     else if (flag == "--set") c.hookd_settings.push_back(value());
     else if (flag == "--ack-log") c.ack_log = value();
+    else if (flag == "--hookd-log") c.hookd_log = value();
     else if (flag == "--api-port") c.api_port = static_cast<std::uint16_t>(number());
     else if (flag == "--key") c.key = value();
     else if (flag == "--integration") c.integration = value();
@@ -424,6 +427,7 @@ int run(const Config& c) {
                 << "% of the CPU in the direct run and " << std::lround(machine.steal * 100)
                 << "% in hookd's round: ceiling_fraction compares unlike conditions\n";
     if (own) {
+      if (!c.hookd_log.empty()) std::ofstream(c.hookd_log) << own->process->err();
       own->process->signal(SIGTERM);
       if (own->process->wait() != 0) ok = false;
     }

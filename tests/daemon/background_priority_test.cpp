@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/background_priority.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -50,7 +51,14 @@ TEST(BackgroundPriority, IdleRunsFlushesUnderSchedIdle) {
   EXPECT_EQ(policy_after_a_flush({"--set", "storage.background_priority=idle"}), SCHED_IDLE);
 }
 
-TEST(BackgroundPriority, NormalByDefault) { EXPECT_EQ(policy_after_a_flush({}), SCHED_OTHER); }
+TEST(BackgroundPriority, NormalKeepsThemAtTheOrdinaryPriority) {
+  EXPECT_EQ(policy_after_a_flush({"--set", "storage.background_priority=normal"}), SCHED_OTHER);
+}
+
+// "auto": idle where a write stall could raise them back (as root, in CI), else ordinary.
+TEST(BackgroundPriority, AutoByDefault) {
+  EXPECT_EQ(policy_after_a_flush({}), storage::may_leave_idle() ? SCHED_IDLE : SCHED_OTHER);
+}
 
 }  // namespace
 }  // namespace hookd::test

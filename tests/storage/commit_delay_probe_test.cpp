@@ -22,7 +22,7 @@ Clock::time_point take_for(CommitDelayProbe& probe, Clock::time_point from, Cloc
 }
 
 const auto kSteady = [](bool) -> std::size_t { return 10; };                 // a stream at its own pace
-const auto kSlowedBy10Percent = [](bool delay) -> std::size_t { return delay ? 9 : 10; };
+const auto kSlowedBy20Percent = [](bool delay) -> std::size_t { return delay ? 8 : 10; };
 
 // The four trials, each 200 ms by default: without the delay, with, with, without.
 constexpr auto kTrials = milliseconds(800);
@@ -54,7 +54,7 @@ TEST(CommitDelayProbe, KeepsTheDelayForRequestsThatComeAsOftenWithIt) {
 
 TEST(CommitDelayProbe, SetsTheDelayAsideForPublishersItSlowsDown) {
   CommitDelayProbe probe;
-  auto t = take_for(probe, Clock::time_point{}, kTrials, kSlowedBy10Percent);
+  auto t = take_for(probe, Clock::time_point{}, kTrials, kSlowedBy20Percent);
   EXPECT_FALSE(probe.take(t, 10));
   EXPECT_FALSE(probe.kept());
   EXPECT_FALSE(probe.take(t + std::chrono::seconds(19), 10));  // held
@@ -146,7 +146,7 @@ TEST(CommitDelayProbe, JudgesALoadThatComesAfterTheTrialsByTrialsOfItsOwn) {
   auto load = t0 + std::chrono::seconds(5);
   EXPECT_FALSE(probe.take(load, 10));  // too few to tell: the trials start again, without the delay
   EXPECT_TRUE(probe.kept());
-  auto t = take_for(probe, load + milliseconds(1), kTrials, kSlowedBy10Percent);
+  auto t = take_for(probe, load + milliseconds(1), kTrials, kSlowedBy20Percent);
   EXPECT_FALSE(probe.take(t, 10));
   EXPECT_FALSE(probe.kept());
 }
@@ -165,8 +165,8 @@ TEST(CommitDelayProbe, JudgesALoadThatStartsDuringTheTrialsByItsFullRate) {
   };
   EXPECT_TRUE(starting_at(milliseconds(120), kSteady));
   // Slowed down by the delay, they are told apart even so (the sums of the trials would not:
-  // 2 x 0.9 against 1 + about 0.5).
-  EXPECT_FALSE(starting_at(milliseconds(120), kSlowedBy10Percent));
+  // 2 x 0.8 against 1 + about 0.6).
+  EXPECT_FALSE(starting_at(milliseconds(120), kSlowedBy20Percent));
 }
 
 // Publishers that stop during a trial with the delay make it look slow: the delay is set aside,
