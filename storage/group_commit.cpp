@@ -79,11 +79,12 @@ void GroupCommitter::run() {
       group.swap(queue_);
       if (synced_queued_ > 0) {  // after several synced requests, the next group waits for as many
         auto now = Clock::now();
-        bool delay = options_.commit_delay.count() > 0 &&
-                     (!options_.probe_commit_delay || probe.take(now, synced_queued_));
+        bool delay = options_.commit_delay.count() > 0;
+        if (delay && options_.probe_commit_delay) {
+          delay = probe.take(now, synced_queued_);
+          delay_kept_.store(probe.kept(), std::memory_order_relaxed);
+        }
         synced_wanted_ = delay ? synced_queued_ : 1;
-        if (options_.probe_commit_delay) delay_kept_.store(probe.kept() && options_.commit_delay.count() > 0,
-                                                          std::memory_order_relaxed);
         delayed_until = now + options_.commit_delay;
         synced_queued_ = 0;
       }
