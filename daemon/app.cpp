@@ -103,8 +103,11 @@ void App::start(std::ostream& out) {
   committer_ = std::make_unique<storage::GroupCommitter>(
       *store_, storage::GroupCommitOptions{.commit_delay = std::chrono::microseconds(settings_.storage.commit_delay_us),
                                            .probe_commit_delay = true,
-                                           .on_thread_start = [this] {
-                                             if (auto arena = use_unpurged_arena()) committer_arena_ = *arena;
+                                           .on_thread_start = [this, memtables = store_options.memtable_bytes] {
+                                             if (auto arena = use_unpurged_arena()) {
+                                               committer_arena_ = *arena;
+                                               warm_arena(memtables);
+                                             }
                                            }});
   engine_ = std::make_unique<engine::Engine>(*store_, *committer_, engine_options(settings_, now_ms_));
   admin_ = std::make_unique<api::Admin>(*store_, now_ms_);

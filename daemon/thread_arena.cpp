@@ -1,10 +1,17 @@
 #include "daemon/thread_arena.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 // jemalloc's control interface, declared weak: the hookd binary links jemalloc, the libraries' other
 // users (the tests, sanitizer builds) may not, and there it is null.
@@ -35,6 +42,26 @@ std::optional<unsigned> use_unpurged_arena() {
     return std::nullopt;
   }
   return arena;
+}
+
+void warm_arena(std::size_t bytes) {
+  constexpr std::size_t kChunk = 1u << 20;  // what RocksDB's memtables allocate at a time
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<void*> chunks;
+  chunks.reserve(bytes / kChunk + 1);
+  for (std::size_t warmed = 0; warmed < bytes; warmed += kChunk) {
+    void* chunk = std::malloc(kChunk);
+    if (chunk == nullptr) break;
+    chunks.push_back(chunk);
+    // The whole pages inside the chunk (jemalloc aligns a chunk this large to a page anyway).
+    auto from = (reinterpret_cast<std::uintptr_t>(chunk) + page - 1) & ~(page - 1);
+    auto to = (reinterpret_cast<std::uintptr_t>(chunk) + kChunk) & ~(page - 1);
+    if (::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) != 0) {
+      spdlog::debug("memory not populated ahead (madvise: {})", std::strerror(errno));
+      break;
+    }
+  }
+  for (void* chunk : chunks) std::free(chunk);
 }
 
 void purge_arena(unsigned arena) {

@@ -7,9 +7,13 @@
 // (bench/RESULTS.md, step 65). In an arena that never purges by itself, a flushed memtable's pages
 // are the next one's; what it keeps is bounded by the most the thread held at once, and the daemon
 // hands that back once the thread has gone quiet (App::start_maintenance), so that a daemon at rest
-// is as small as before. Everything else keeps jemalloc's purging.
+// is as small as before. The first memtables of a fresh process would still fault every page in:
+// the daemon populates the arena with the memtables' budget as the thread starts (warm_arena),
+// which a start without writes for a few seconds hands back the same way. Everything else keeps
+// jemalloc's purging.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -18,6 +22,14 @@ namespace hookd {
 // Moves the calling thread's allocations to a new arena that never purges by itself. Its index;
 // nothing (and nothing changed) where the process does not run on jemalloc, as in sanitizer builds.
 std::optional<unsigned> use_unpurged_arena();
+
+// Faults in `bytes` of memory in the calling thread's arena ahead of its use, a mebibyte per
+// system call (MADV_POPULATE_WRITE), and frees it again. In an arena that never purges the pages
+// stay, and the thread's next allocations up to that size take them without faulting each page in
+// as it is first written: a fault costs about 11 us in this project's VMs, a page populated ahead
+// under 1 us (bench/RESULTS.md, step 69). Does nothing where the kernel cannot populate ahead
+// (before Linux 5.14): faulting the pages in one by one here would only move that cost.
+void warm_arena(std::size_t bytes);
 
 // Hands the arena's unused pages back to the system. Thread-safe.
 void purge_arena(unsigned arena);

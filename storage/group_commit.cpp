@@ -10,7 +10,9 @@
 namespace hookd::storage {
 
 GroupCommitter::GroupCommitter(Store& store, GroupCommitOptions options)
-    : store_(store), options_(options), delay_kept_(options.commit_delay.count() > 0), thread_([this] { run(); }) {}
+    : store_(store), options_(options), delay_kept_(options.commit_delay.count() > 0), thread_([this] { run(); }) {
+  started_.wait();
+}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -46,6 +48,7 @@ WriteStatus GroupCommitter::write(Batch batch) {
 void GroupCommitter::run() {
   ::pthread_setname_np(::pthread_self(), "hookd-commit");  // for top -H, perf and gdb
   if (options_.on_thread_start) options_.on_thread_start();
+  started_.count_down();
   std::deque<Pending> group;
   std::vector<Batch> batches;
   // While applied writes wait for their fsync: when it is due. (A flag and a time rather than an

@@ -34,6 +34,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <latch>
 #include <mutex>
 #include <thread>
 
@@ -53,9 +54,9 @@ struct GroupCommitOptions {
   // When true, the delay is kept only while it does not slow the synced requests down: tried now
   // and then against none, by storage/commit_delay_probe.hpp. When false, it applies throughout.
   bool probe_commit_delay = false;
-  // Runs first on the committer's thread. The daemon gives that thread memory of its own there,
-  // which it hands back once groups_written() stops moving: the memtables are allocated on it
-  // (daemon/thread_arena.hpp).
+  // Runs first on the committer's thread, before the constructor returns. The daemon gives that
+  // thread memory of its own there, populated ahead, which it hands back once groups_written()
+  // stops moving: the memtables are allocated on it (daemon/thread_arena.hpp).
   std::function<void()> on_thread_start{};
 };
 
@@ -99,6 +100,7 @@ class GroupCommitter {
   bool stopping_ = false;
   std::atomic<std::uint64_t> groups_written_{0};
   std::atomic<bool> delay_kept_;
+  std::latch started_{1};  // counted down once on_thread_start has run
   std::thread thread_;
 };
 

@@ -90,6 +90,24 @@ TEST(ThreadArena, FreedPagesComeBackWithoutFaults) {
   std::thread([] { EXPECT_GT(faults_of_a_second_churn(), 4000); }).join();
 }
 
+// A warmed arena gives its first churn pages populated ahead: no page fault for each, where the
+// first churn of an arena that was not warmed faults every page in.
+TEST(ThreadArena, AWarmedArenaTakesItsFirstChurnWithoutFaults) {
+  auto first_churn_faults = [](bool warm) {
+    long faults = -1;
+    std::thread([&] {
+      ASSERT_TRUE(use_unpurged_arena());
+      if (warm) warm_arena(32u << 20);
+      long before = minor_faults_of_this_thread();
+      churn(32);
+      faults = minor_faults_of_this_thread() - before;
+    }).join();
+    return faults;
+  };
+  EXPECT_LT(first_churn_faults(true), 200);
+  EXPECT_GT(first_churn_faults(false), 4000);
+}
+
 // And once its thread has gone quiet, the daemon purges it: the pages go back to the system, and
 // the next churn faults them in again.
 TEST(ThreadArena, APurgeHandsThePagesBack) {

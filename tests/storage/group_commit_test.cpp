@@ -36,8 +36,9 @@ TEST(GroupCommit, ConcurrentWritersAreAllDurable) {
   EXPECT_EQ(reopened.list_integrations().size(), 400u);
 }
 
-// The thread-start hook runs on the committer's own thread, before the first write is applied (the
-// daemon moves that thread's memory there: the memtables are allocated by the writes).
+// The thread-start hook runs on the committer's own thread, and has run when the constructor
+// returns, before the first write is applied (the daemon moves that thread's memory there and
+// populates it: the memtables are allocated by the writes).
 TEST(GroupCommit, OnThreadStartRunsOnTheCommittersThreadBeforeAnyWrite) {
   test::TempDir dir;
   Store store({dir.str()});
@@ -47,9 +48,12 @@ TEST(GroupCommit, OnThreadStartRunsOnTheCommittersThreadBeforeAnyWrite) {
   bool hook_ran_before_write = false;
   {
     GroupCommitter committer(store, {.on_thread_start = [&] {
+                                       // A hook that takes a while, as populating memory does.
+                                       std::this_thread::sleep_for(std::chrono::milliseconds(20));
                                        hook_thread = std::this_thread::get_id();
                                        ++hook_runs;
                                      }});
+    EXPECT_EQ(hook_runs, 1);
     Batch b = store.batch();
     b.put_integration({"i", "n", 1});
     std::promise<void> applied;
