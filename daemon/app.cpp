@@ -106,7 +106,9 @@ void App::start(std::ostream& out) {
                                            .on_thread_start = [this, memtables = store_options.memtable_bytes] {
                                              if (auto arena = use_unpurged_arena()) {
                                                committer_arena_ = *arena;
-                                               warm_arena(memtables);
+                                               // And a quarter more: new memtables fill while the
+                                               // full ones are flushed.
+                                               warm_arena(memtables + memtables / 4);
                                              }
                                            }});
   engine_ = std::make_unique<engine::Engine>(*store_, *committer_, engine_options(settings_, now_ms_));

@@ -8,9 +8,9 @@
 // are the next one's; what it keeps is bounded by the most the thread held at once, and the daemon
 // hands that back once the thread has gone quiet (App::start_maintenance), so that a daemon at rest
 // is as small as before. The first memtables of a fresh process would still fault every page in:
-// the daemon populates the arena with the memtables' budget as the thread starts (warm_arena),
-// which a start without writes for a few seconds hands back the same way. Everything else keeps
-// jemalloc's purging.
+// the daemon populates the arena with the memtables' budget and a quarter more as the thread
+// starts (warm_arena), which a start without writes for a few seconds hands back the same way.
+// Everything else keeps jemalloc's purging.
 #pragma once
 
 #include <cstddef>

@@ -43,7 +43,7 @@ TEST(Connections, TenThousandIdleConnectionsDoNotStopService) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
   std::size_t rss_held = rss_kib(daemon.pid());
   // Signed: the daemon may meanwhile have handed back the memory it populated for the memtables
-  // as it started (daemon/thread_arena.hpp), RSS then falling by up to 64 MiB.
+  // as it started (daemon/thread_arena.hpp), RSS then falling by up to 80 MiB.
   auto grown_kib = static_cast<std::int64_t>(rss_held) - static_cast<std::int64_t>(rss_before);
   std::cout << "[ figures  ] " << kIdle << " idle connections: RSS " << rss_before / 1024 << " MiB -> "
             << rss_held / 1024 << " MiB (" << grown_kib * 1024 / kIdle << " bytes each)" << std::endl;
