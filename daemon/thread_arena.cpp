@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstddef>
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -46,17 +45,14 @@ std::optional<unsigned> use_unpurged_arena() {
 
 void warm_arena(std::size_t bytes) {
   constexpr std::size_t kChunk = 1u << 20;  // what RocksDB's memtables allocate at a time
-  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));  // madvise takes whole pages
   std::vector<void*> chunks;
   chunks.reserve(bytes / kChunk + 1);
   for (std::size_t warmed = 0; warmed < bytes; warmed += kChunk) {
-    void* chunk = std::malloc(kChunk);
+    void* chunk = std::aligned_alloc(page, kChunk);
     if (chunk == nullptr) break;
     chunks.push_back(chunk);
-    // The whole pages inside the chunk (jemalloc aligns a chunk this large to a page anyway).
-    auto from = (reinterpret_cast<std::uintptr_t>(chunk) + page - 1) & ~(page - 1);
-    auto to = (reinterpret_cast<std::uintptr_t>(chunk) + kChunk) & ~(page - 1);
-    if (::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE) != 0) {
+    if (::madvise(chunk, kChunk, MADV_POPULATE_WRITE) != 0) {
       spdlog::debug("memory not populated ahead (madvise: {})", std::strerror(errno));
       break;
     }
